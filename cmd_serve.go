@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/maildird/maildird/server/config"
+	mdtls "github.com/maildird/maildird/tls"
+)
+
+// cmdServe runs the server until ctx ends (SIGINT or SIGTERM).
+func cmdServe(ctx context.Context, configPath string, e env) error {
+	cfg, err := loadConfig(configPath)
+	if err != nil {
+		return err
+	}
+	logger, err := newLogger(cfg.Log, e.stderr)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cfg.Server.DataDir, 0o700); err != nil {
+		return fmt.Errorf("creating data_dir: %w", err)
+	}
+	unlock, err := lockDataDir(cfg.Server.DataDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	users, err := openUsers(cfg, logger)
+	if err != nil {
+		return err
+	}
+	userList, err := users.Users()
+	if err != nil {
+		return err
+	}
+	if _, err := newTLSSource(cfg, logger); err != nil {
+		return err
+	}
+
+	configName := cfg.File
+	if configName == "" {
+		configName = "built-in local configuration"
+	}
+	logger.Info("maildird starting", "version", version, "config", configName,
+		"hostname", cfg.Server.Hostname, "domains", cfg.Server.Domains,
+		"data_dir", cfg.Server.DataDir, "mail_root", cfg.Storage.MailRoot, "users", len(userList))
+	for _, l := range cfg.Listeners() {
+		logger.Info("listen address", "service", l.Name, "addr", l.Addr)
+	}
+	if len(userList) == 0 {
+		logger.Info("no users yet; add the first one with: maildird" + configFlag(cfg) +
+			" user add you@" + cfg.Server.Domains[0])
+	}
+
+	<-ctx.Done()
+	logger.Info("maildird stopping", "reason", context.Cause(ctx))
+	return nil
+}
+
+// newLogger builds the server's logger from the [log] section.
+func newLogger(c config.Log, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.Level)); err != nil {
+		return nil, fmt.Errorf("[log] level %q: %w", c.Level, err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), nil
+}
+
+// newTLSSource builds the certificate source. ACME needs the web listener,
+// which this build does not have yet: autocert is reported, not fatal, so a
+// config written for the full server still starts.
+func newTLSSource(cfg *config.Config, logger *slog.Logger) (*mdtls.Source, error) {
+	if cfg.TLS.Mode == mdtls.ModeAutocert {
+		logger.Warn("tls mode autocert is not available in this build yet; TLS is off until it is (use mode = selfsigned or files)")
+		return nil, nil
+	}
+	return mdtls.New(mdtls.Options{
+		Mode: cfg.TLS.Mode, Hostname: cfg.Server.Hostname, DataDir: cfg.Server.DataDir,
+		CertFile: cfg.TLS.Cert, KeyFile: cfg.TLS.Key, Logger: logger,
+	})
+}
+
+// lockDataDir makes sure only one server runs on a data dir: two would
+// race on the queue and on UID assignment. The lock dies with the process.
+func lockDataDir(dir string) (unlock func(), err error) {
+	path := filepath.Join(dir, "maildird.lock")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		pid, _ := io.ReadAll(io.LimitReader(f, 32))
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("another maildird (pid %s) is already running with data_dir %s", bytesTrim(pid), dir)
+		}
+		return nil, fmt.Errorf("locking %s: %w", path, err)
+	}
+	if err := f.Truncate(0); err == nil {
+		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	return func() { f.Close() }, nil
+}
+
+func bytesTrim(b []byte) string {
+	s := string(b)
+	for len(s) > 0 && (s[len(s)-1] == '\n' || s[len(s)-1] == ' ') {
+		s = s[:len(s)-1]
+	}
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
