@@ -26,6 +26,12 @@ func chownTree(root string, uid, gid int) error {
 	return nil
 }
 
+// searchBits are group and other search permission. Both are needed: the
+// mail processes keep root's supplementary group 0 after Dovecot drops to
+// the mail uid, so for a root-owned directory the group bits, not the other
+// bits, decide ("missing +x perm ... mode=0701" otherwise).
+const searchBits = 0o011
+
 // makeReachable lets other users search (not list) the directories above
 // dir, so that Dovecot's mail processes, running as another user, can reach
 // it. Only directories under the system temporary directory that belong to
@@ -38,11 +44,11 @@ func makeReachable(dir string) error {
 		if err != nil {
 			return fmt.Errorf("dovecottest: reach %s: %w", dir, err)
 		}
-		if fi.Mode().Perm()&0o001 == 0 {
+		if fi.Mode().Perm()&searchBits != searchBits {
 			if !underDir(p, tmp) || !ownedByUs(fi) {
 				return fmt.Errorf("dovecottest: %s (mode %o) blocks Dovecot's mail user from %s; use a directory under %s", p, fi.Mode().Perm(), dir, tmp)
 			}
-			if err := os.Chmod(p, fi.Mode().Perm()|0o001); err != nil {
+			if err := os.Chmod(p, fi.Mode().Perm()|searchBits); err != nil {
 				return fmt.Errorf("dovecottest: reach %s: %w", dir, err)
 			}
 		}

@@ -73,6 +73,11 @@ func Start(t testing.TB, opts Options) *Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		// The log is removed with the state directory: show it while the
+		// failure can still be explained by it.
+		if t.Failed() {
+			t.Logf("dovecottest: %s (tail):\n%s", s.logPath, s.logTail(30))
+		}
 		if err := s.close(); err != nil {
 			t.Error(err)
 		}
