@@ -34,11 +34,11 @@ const searchBits = 0o011
 
 // makeReachable lets other users search (not list) the directories above
 // dir, so that Dovecot's mail processes, running as another user, can reach
-// it. Only directories under the system temporary directory that belong to
-// us are changed (t.TempDir creates a 0700 parent); anything else that
-// blocks the way is an error naming the directory.
-func makeReachable(dir string) error {
-	tmp := filepath.Clean(os.TempDir())
+// it. Only directories under allowed (the system temporary directory in
+// Start) that belong to us are changed (t.TempDir creates a 0700 parent);
+// anything else that blocks the way is an error naming the directory.
+func makeReachable(dir, allowed string) error {
+	tmp := filepath.Clean(allowed)
 	for p := filepath.Dir(filepath.Clean(dir)); ; p = filepath.Dir(p) {
 		fi, err := os.Stat(p)
 		if err != nil {
