@@ -123,11 +123,8 @@ func renderConfig(p confParams) (string, error) {
 		"state dir": p.StateDir, "mail root": p.MailRoot,
 		"passwd-file": p.PasswdPath, "log path": p.LogPath,
 	} {
-		if !filepath.IsAbs(v) {
-			return "", fmt.Errorf("dovecottest: %s %q is not an absolute path", name, v)
-		}
-		if strings.ContainsAny(v, "\n\r\"#{}% \t") {
-			return "", fmt.Errorf("dovecottest: %s %q has a character Dovecot's config would misread", name, v)
+		if err := checkConfPath(name, v); err != nil {
+			return "", err
 		}
 	}
 	for name, port := range map[string]int{"IMAP": p.IMAPPort, "POP3": p.POP3Port} {
@@ -151,4 +148,16 @@ func renderConfig(p confParams) (string, error) {
 		return "", fmt.Errorf("dovecottest: render dovecot.conf: %w", err)
 	}
 	return b.String(), nil
+}
+
+// checkConfPath refuses a path that is relative or that has a character
+// dovecot.conf would read as syntax (or, in mail_location, as a %-variable).
+func checkConfPath(name, path string) error {
+	if !filepath.IsAbs(path) {
+		return fmt.Errorf("dovecottest: %s %q is not an absolute path", name, path)
+	}
+	if strings.ContainsAny(path, "\n\r\"#{}% \t") {
+		return fmt.Errorf("dovecottest: %s %q has a character Dovecot's config would misread", name, path)
+	}
+	return nil
 }

@@ -109,6 +109,9 @@ func prepare(bin binaries, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dovecottest: mail root: %w", err)
 	}
+	if err := checkConfPath("mail root", mailRoot); err != nil {
+		return nil, err // before anything is created or chowned
+	}
 	id, err := currentIdentity()
 	if err != nil {
 		return nil, err

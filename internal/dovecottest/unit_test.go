@@ -194,6 +194,13 @@ func TestPrepareRejectsBadOptions(t *testing.T) {
 	if _, err := prepare(binaries{}, Options{}); err == nil {
 		t.Error("empty MailRoot: want an error")
 	}
+	spaced := filepath.Join(t.TempDir(), "my mail")
+	if _, err := prepare(binaries{}, Options{MailRoot: spaced}); err == nil {
+		t.Error("space in MailRoot: want an error")
+	}
+	if _, err := os.Stat(spaced); !os.IsNotExist(err) {
+		t.Errorf("refused MailRoot was created anyway: %v", err)
+	}
 	root := filepath.Join(t.TempDir(), "mail")
 	if _, err := prepare(binaries{}, Options{MailRoot: root, Users: map[string]string{"bad": "x"}}); err == nil {
 		t.Error("bad user: want an error")
