@@ -136,9 +136,18 @@ func normalizeName(addr string) (string, error) {
 
 func checkMailboxName(addr string) string {
 	local, _, _ := strings.Cut(addr, "@")
-	switch {
-	case strings.ContainsRune(local, '+'):
+	if strings.ContainsRune(local, '+') {
 		return "'+' is reserved for tags (user+tag@domain) and not allowed in a name"
+	}
+	return checkMailboxPath(addr)
+}
+
+// checkMailboxPath refuses imported user names that would not map to one
+// directory under <mail_root>/<domain>/. Unlike names created here, an
+// imported name may contain '+', which Lookup finds by exact match.
+func checkMailboxPath(addr string) string {
+	local, _, _ := strings.Cut(addr, "@")
+	switch {
 	case strings.ContainsAny(local, `/\`):
 		return "'/' or '\\' in local part"
 	case local == "." || local == "..":
