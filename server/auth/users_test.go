@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 func TestOpenCreatesNothingUntilFirstWrite(t *testing.T) {
@@ -200,5 +202,39 @@ func TestVerifyImportedDovecotLines(t *testing.T) {
 	// Users without a usable password still receive mail.
 	if got, err := s.Lookup("empty@example.org"); err != nil || !slices.Equal(got, []string{"empty@example.org"}) {
 		t.Errorf("Lookup(empty) = %v, %v", got, err)
+	}
+}
+
+// TestVerifyUnknownUserDoesBcryptWork checks that a login for an unknown
+// user runs a bcrypt comparison at the store's cost, as a known user's
+// login does, so timing does not reveal which users exist.
+func TestVerifyUnknownUserDoesBcryptWork(t *testing.T) {
+	s, _ := openTest(t, t.TempDir(), "example.org")
+	if s.dummyHash != "" {
+		t.Fatal("dummy hash made before any login")
+	}
+	if _, err := s.Verify("ghost@example.org", "pw"); !errors.Is(err, ErrBadCredentials) {
+		t.Fatal(err)
+	}
+	cost, err := bcrypt.Cost([]byte(s.dummyHash))
+	if err != nil || cost != s.cost {
+		t.Errorf("dummy hash cost %d, %v; want the store's %d", cost, err, s.cost)
+	}
+}
+
+// TestImportedPlusUser: a Dovecot user whose name contains '+' (which
+// AddUser refuses) is still found by its exact name.
+func TestImportedPlusUser(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, passwdPath(dir), "a+b@example.org:{BLF-CRYPT}$2y$04$TufjTQnGvrnFb0CCYSLAjOaVAn3bTzr518E25zSgr8Wj/C9MfoIpq\n")
+	s, _ := openTest(t, dir, "example.org")
+	if u, err := s.Verify("A+B@example.org", "Fam1ly!"); err != nil || u != "a+b@example.org" {
+		t.Errorf("Verify = %q, %v", u, err)
+	}
+	if got, err := s.Lookup("a+b@example.org"); err != nil || !slices.Equal(got, []string{"a+b@example.org"}) {
+		t.Errorf("Lookup = %v, %v", got, err)
+	}
+	if _, err := s.Lookup("a@example.org"); !errors.Is(err, ErrNoSuchUser) {
+		t.Errorf("Lookup(a) = %v", err)
 	}
 }
