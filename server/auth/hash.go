@@ -115,9 +115,3 @@ func verifyShaCrypt(hash, password string) (bool, error) {
 	got := shaCrypt512([]byte(password), p)
 	return subtle.ConstantTimeCompare([]byte(got), []byte(p.hash)) == 1, nil
 }
-
-// verifyShaCrypt512 is verifyShaCrypt as a plain yes/no, for tests.
-func verifyShaCrypt512(hash, password string) bool {
-	ok, err := verifyShaCrypt(hash, password)
-	return err == nil && ok
-}
