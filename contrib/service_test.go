@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 )
 
 // unitSettings maps "Section.Key" to the values a unit file gives it, in
@@ -135,8 +134,9 @@ func maildirdBinary(t *testing.T) string {
 		return exe
 	}
 	out := filepath.Join(t.TempDir(), "maildird")
-	res := runCmd(t, runOptions{dir: repoRoot(t), env: []string{"CGO_ENABLED=0"}, timeout: 10 * time.Minute},
-		lookTool(t, "go"), "build", "-o", out, ".")
+	// The flags build.sh uses, so both builds share the compiled packages.
+	res := runCmd(t, runOptions{dir: repoRoot(t), env: []string{"CGO_ENABLED=0"}, timeout: buildTimeout},
+		lookTool(t, "go"), "build", "-trimpath", "-o", out, ".")
 	if res.code != 0 {
 		t.Fatalf("go build of maildird failed (exit %d):\n%s%s", res.code, res.stdout, res.stderr)
 	}
