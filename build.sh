@@ -56,8 +56,7 @@ target_line() {
 build_one() {
 	local suffix goarch goarm gomips out
 	read -r suffix goarch goarm gomips <<<"$1"
-	[[ "$goarm" == "-" ]] && goarm=""
-	[[ "$gomips" == "-" ]] && gomips=""
+	goarm=${goarm#-} gomips=${gomips#-}
 	out="$DIST_DIR/maildird-linux-$suffix"
 	echo "building $out (GOARCH=$goarch${goarm:+ GOARM=$goarm}${gomips:+ GOMIPS=$gomips})"
 	# GOARM and GOMIPS are always set, empty when unused, so that values
