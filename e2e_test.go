@@ -128,9 +128,12 @@ func TestServeBuiltInDefault(t *testing.T) {
 	dir := t.TempDir()
 	s := startServer(t, dir)
 	s.waitFor(t, "maildird starting")
-	for _, addr := range []string{"127.0.0.1:2525", "127.0.0.1:2587", "127.0.0.1:2143", "127.0.0.1:2110"} {
-		if !strings.Contains(s.waitFor(t, "listen address"), "addr="+addr) {
-			t.Errorf("listen addresses out of order or missing %s; log:\n%s", addr, s.log)
+	want := []string{"smtp addr=127.0.0.1:2525", "submission addr=127.0.0.1:2587", "submissions addr=127.0.0.1:2465",
+		"imap addr=127.0.0.1:2143", "imaps addr=127.0.0.1:2993", "pop3 addr=127.0.0.1:2110", "pop3s addr=127.0.0.1:2995",
+		"http addr=127.0.0.1:2080"}
+	for _, w := range want {
+		if line := s.waitFor(t, "listen address"); !strings.Contains(line, "service="+w) {
+			t.Errorf("listen address line %q, want service=%s; log:\n%s", line, w, s.log)
 		}
 	}
 	s.waitFor(t, "user add you@localhost")
