@@ -101,7 +101,7 @@ func subscriptionName(levels []string) (string, bool) {
 	dec := make([]string, len(levels))
 	for i, l := range levels {
 		d, err := decodeFolderName(l)
-		if err != nil || d == "" {
+		if err != nil || d == "" || strings.Contains(d, "/") {
 			return "", false
 		}
 		dec[i] = d
