@@ -244,8 +244,15 @@ func (s *Store) DeleteFolder(addr, name string) error {
 	if dir == root {
 		return ErrInbox
 	}
-	if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() {
+	// Stat, not Lstat: a symbolic link to a folder is listed as a folder,
+	// so it can be deleted as one (the link goes, not its target).
+	fi, err := os.Stat(dir)
+	if err != nil || !fi.IsDir() {
 		return fmt.Errorf("%w: %s", ErrNoSuchFolder, name)
+	}
+	linked := false
+	if lfi, err := os.Lstat(dir); err == nil && lfi.Mode()&fs.ModeSymlink != 0 {
+		linked = true
 	}
 	sweepTmpLeftovers(root)
 	tmp, err := tmpLeftoverDir(root)
@@ -260,6 +267,16 @@ func (s *Store) DeleteFolder(addr, name string) error {
 	}
 	if err := syncDir(root); err != nil {
 		return err
+	}
+	if !linked {
+		// The folder's messages no longer count against the quota.
+		size, n, err := maildirUsage(tmp)
+		if err == nil {
+			err = s.addUsage(addr, -size, -n)
+		}
+		if err != nil {
+			s.log.Warn("maildir: quota update", "addr", addr, "err", err)
+		}
 	}
 	if err := os.RemoveAll(tmp); err != nil {
 		// The folder is gone for every reader already; the sweep

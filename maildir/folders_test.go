@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -375,5 +376,78 @@ func TestSpecialUseNamesAgree(t *testing.T) {
 	}
 	if _, ok := specialUseName(UseNone); ok {
 		t.Error("UseNone has a folder name")
+	}
+}
+
+func TestDeleteFolderUpdatesUsage(t *testing.T) {
+	s := newTestStore(t)
+	mustCreate(t, s, "A")
+	putMessage(t, userDir(t, s), "new", "1.M1P1.vm,S=100", 1)
+	putMessage(t, userDir(t, s, ".A"), "cur", "2.M1P1.vm,S=30:2,S", 1)
+	putMessage(t, userDir(t, s, ".A"), "new", "3.M1P1.vm,S=7", 1)
+	checkUsage(t, s, alice, 137, 3)
+	if err := s.DeleteFolder(alice, "A"); err != nil {
+		t.Fatal(err)
+	}
+	checkUsage(t, s, alice, 100, 1)
+	if got := readFile(t, userDir(t, s, maildirsizeName)); got != "\n137 3\n-37 -2\n" {
+		t.Errorf("maildirsize = %q (recalculated instead of updated?)", got)
+	}
+}
+
+// Deleting a folder that is a symbolic link removes the link, never the
+// mail it points to.
+func TestDeleteLinkedFolder(t *testing.T) {
+	s := newTestStore(t)
+	shared := filepath.Join(t.TempDir(), "shared")
+	putMessage(t, shared, "cur", "1.M1P1.vm,S=5:2,", 5)
+	mustCreate(t, s, "A")
+	if err := os.Symlink(shared, userDir(t, s, ".Shared")); err != nil {
+		t.Fatal(err)
+	}
+	checkFolders(t, s, "INBOX", "A", "Shared")
+	if err := s.DeleteFolder(alice, "Shared"); err != nil {
+		t.Fatal(err)
+	}
+	checkFolders(t, s, "INBOX", "A")
+	if got := dirEntries(t, filepath.Join(shared, "cur")); len(got) != 1 {
+		t.Errorf("target of the link damaged: cur/ = %q", got)
+	}
+}
+
+// Of many concurrent creations of one folder exactly one succeeds; the
+// others learn that it exists, and the folder is complete.
+func TestCreateFolderConcurrent(t *testing.T) {
+	s := newTestStore(t)
+	if _, err := s.ensureUserRoot(alice); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok, exists := 0, 0
+	for range 16 {
+		wg.Go(func() {
+			err := s.CreateFolder(alice, "Race")
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				ok++
+			case errors.Is(err, ErrFolderExists):
+				exists++
+			default:
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if ok != 1 || exists != 15 {
+		t.Errorf("%d created, %d told it exists; want 1 and 15", ok, exists)
+	}
+	if got := dirEntries(t, userDir(t, s, ".Race")); !slices.Equal(got, []string{"cur", "maildirfolder", "new", "tmp"}) {
+		t.Errorf(".Race holds %q", got)
+	}
+	if got := dirEntries(t, userDir(t, s, "tmp")); len(got) != 0 {
+		t.Errorf("tmp/ holds %q", got)
 	}
 }

@@ -197,29 +197,40 @@ func walkUsage(root string) (size, n int64, err error) {
 		}
 	}
 	for _, dir := range dirs {
-		for _, sub := range [...]string{"cur", "new"} {
-			files, err := os.ReadDir(filepath.Join(dir, sub))
-			if errors.Is(err, fs.ErrNotExist) {
+		sz, c, err := maildirUsage(dir)
+		if err != nil {
+			return 0, 0, err
+		}
+		size += sz
+		n += c
+	}
+	return size, n, nil
+}
+
+// maildirUsage counts the messages in one Maildir's cur/ and new/.
+func maildirUsage(dir string) (size, n int64, err error) {
+	for _, sub := range [...]string{"cur", "new"} {
+		files, err := os.ReadDir(filepath.Join(dir, sub))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return 0, 0, fmt.Errorf("maildir: quota: %w", err)
+		}
+		for _, f := range files {
+			if f.Name()[0] == '.' || f.IsDir() {
 				continue
 			}
-			if err != nil {
-				return 0, 0, fmt.Errorf("maildir: quota: %w", err)
-			}
-			for _, f := range files {
-				if f.Name()[0] == '.' || f.IsDir() {
+			sz, ok := sizeFromName(f.Name())
+			if !ok {
+				fi, err := f.Info()
+				if err != nil {
 					continue
 				}
-				sz, ok := sizeFromName(f.Name())
-				if !ok {
-					fi, err := f.Info()
-					if err != nil {
-						continue
-					}
-					sz = fi.Size()
-				}
-				size += sz
-				n++
+				sz = fi.Size()
 			}
+			size += sz
+			n++
 		}
 	}
 	return size, n, nil
