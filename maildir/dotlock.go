@@ -40,18 +40,24 @@ func (s *Store) lockFolder(dir string) (*dotlock, error) {
 		return nil, fmt.Errorf("%w: %s", ErrLocked, dir)
 	}
 	l := &dotlock{s: s, path: filepath.Join(dir, uidlistLockName), sem: sem}
+	// The lock is written under a temporary name in tmp/ and linked into
+	// place, as Dovecot does, so a lock file always names its owner, also
+	// when the owner is killed half-way.
 	content := strconv.Itoa(os.Getpid()) + ":" + s.live.hostname
+	tmp := filepath.Join(dir, "tmp", "lock."+s.live.names.next(time.Now()))
+	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
+		<-sem
+		return nil, fmt.Errorf("maildir: writing lock: %w", err)
+	}
+	defer os.Remove(tmp)
 	wait := time.Millisecond
 	for {
-		f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		err := os.Link(tmp, l.path)
 		if err == nil {
-			_, werr := f.WriteString(content)
-			st, serr := f.Stat()
-			cerr := f.Close()
-			if err := errors.Join(werr, serr, cerr); err != nil {
-				os.Remove(l.path)
+			st, serr := os.Stat(l.path)
+			if serr != nil {
 				<-sem
-				return nil, fmt.Errorf("maildir: creating %s: %w", l.path, err)
+				return nil, fmt.Errorf("maildir: creating %s: %w", l.path, serr)
 			}
 			l.ino = inode(st)
 			return l, nil

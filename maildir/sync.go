@@ -76,11 +76,12 @@ func (m *Mailbox) sync() (Changes, error) {
 	}
 	m.index(ls)
 	unknown := m.matchOld(ls)
-	needLock := m.validity == 0
-	if !needLock && (unknown || ulSt != m.ulStamp) {
+	needLock := false
+	if unknown || ulSt != m.ulStamp || m.validity == 0 {
 		ul, _, err := readUidlistFile(filepath.Join(m.dir, uidlistName))
 		switch {
-		case err == nil && ul.validity == m.validity:
+		case err == nil && (ul.validity == m.validity || m.validity == 0):
+			m.validity = ul.validity
 			m.matchUidlist(ls, ul)
 			m.next = max(m.next, ul.next)
 			m.guid, m.hdrExtra = ul.guid, ul.hdrExtra
@@ -169,6 +170,7 @@ func (m *Mailbox) scan(prev *listing) (*listing, error) {
 		} else {
 			ls.curDir = ds
 		}
+		ls.ents = slices.Grow(ls.ents, len(names)+len(m.recs))
 		for _, n := range names {
 			fi := parseFileName(n)
 			if !validBase(fi.base) {

@@ -42,7 +42,6 @@ func TestWaitInProcessBroadcast(t *testing.T) {
 	}
 }
 
-
 func TestWaitInotifyExternalDrop(t *testing.T) {
 	s, _ := newBoxStore(t)
 	m := boxOpen(t, s, "INBOX")
