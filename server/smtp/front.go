@@ -279,7 +279,7 @@ func (f *front) Read(p []byte) (int, error) {
 				return 0, err
 			}
 			if pass {
-				f.pending = line
+				f.pending = f.rewrite(line)
 			}
 		}
 	}
@@ -492,6 +492,22 @@ func (f *front) command(line []byte) (pass bool, err error) {
 		}
 	}
 	return true, nil
+}
+
+// rewrite adapts a command line before go-smtp parses it. Only one case:
+// RFC 5321 §4.5.1 requires RCPT TO:<Postmaster> without a domain to be
+// accepted, and go-smtp's path parser demands a domain, so the path is
+// replaced by Options.Postmaster.
+func (f *front) rewrite(line []byte) []byte {
+	pm := f.s.opts.Postmaster
+	if pm == "" || len(line) < 8 || !strings.EqualFold(string(line[:8]), "RCPT TO:") {
+		return line
+	}
+	rest := strings.TrimLeft(string(line[8:]), " ")
+	if len(rest) < 12 || !strings.EqualFold(rest[:12], "<postmaster>") {
+		return line
+	}
+	return []byte("RCPT TO:<" + pm + ">" + rest[12:])
 }
 
 func (f *front) setBDATOpen(v bool) {

@@ -422,6 +422,19 @@ func code(err error) int {
 	return 0
 }
 
+// wantReply checks the code and the enhanced code ("5.1.1").
+func wantReply(t *testing.T, err error, want int, enh string) {
+	t.Helper()
+	var se *gosmtp.SMTPError
+	if !errors.As(err, &se) {
+		t.Fatalf("want %d %s, got %v", want, enh, err)
+	}
+	got := fmt.Sprintf("%d.%d.%d", se.EnhancedCode[0], se.EnhancedCode[1], se.EnhancedCode[2])
+	if se.Code != want || got != enh {
+		t.Fatalf("reply %d %s %q, want %d %s", se.Code, got, se.Message, want, enh)
+	}
+}
+
 func wantCode(t *testing.T, err error, want int) {
 	t.Helper()
 	if got := code(err); got != want {
@@ -497,4 +510,19 @@ func (r *rawConn) expectClosed() {
 	if err == nil || l != "" {
 		r.t.Fatalf("want the connection closed, got %q, %v", l, err)
 	}
+}
+
+// startTLSClient returns a go-smtp client that has done EHLO, STARTTLS
+// and EHLO again.
+func (h *harness) startTLSClient(local string) *gosmtp.Client {
+	h.t.Helper()
+	c, err := gosmtp.NewClientStartTLS(h.dialRaw(local), h.clientTLS)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() { c.Close() })
+	if err := c.Hello("client.example.net"); err != nil {
+		h.t.Fatal(err)
+	}
+	return c
 }

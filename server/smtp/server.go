@@ -116,7 +116,7 @@ type Options struct {
 	AllowPlaintext bool
 	// Postmaster receives RCPT TO:<Postmaster> without a domain, which
 	// RFC 5321 §4.5.1 requires servers to accept; "": such RCPTs get
-	// 550 5.1.1.
+	// go-smtp's 501 (its path parser needs a domain).
 	Postmaster string
 
 	Logger *slog.Logger

@@ -195,9 +195,6 @@ func (ss *session) owns(addr string) (bool, error) {
 // checked the sequence and Limits.MaxRecipients (452 4.5.3).
 func (ss *session) Rcpt(to string, _ *gosmtp.RcptOptions) error {
 	addr := strings.ToLower(to)
-	if !strings.Contains(addr, "@") && addr == "postmaster" && ss.s.opts.Postmaster != "" {
-		addr = strings.ToLower(ss.s.opts.Postmaster)
-	}
 	_, domain, found := strings.Cut(addr, "@")
 	if !found || domain == "" {
 		return replyErr(553, enhBadDestSyntax, "Recipient address must be user@domain")
