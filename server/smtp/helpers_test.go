@@ -526,3 +526,13 @@ func (h *harness) startTLSClient(local string) *gosmtp.Client {
 	}
 	return c
 }
+
+func listen(t testing.TB) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
+}
