@@ -219,7 +219,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Unlock()
 	err := s.gs.Shutdown(ctx)
 	if ctx.Err() != nil {
-		s.gs.Close()
+		// go-smtp's Close does nothing after its Shutdown: close the
+		// connections here.
+		s.mu.Lock()
+		left := make([]*front, 0, len(s.fronts))
+		for f := range s.fronts {
+			left = append(left, f)
+		}
+		s.mu.Unlock()
+		for _, f := range left {
+			f.Close()
+		}
 		return fmt.Errorf("smtp: shutdown: %w", ctx.Err())
 	}
 	if errors.Is(err, gosmtp.ErrServerClosed) {
