@@ -9,9 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/maildird/maildird/maildir"
+	"github.com/maildird/maildird/server"
+	"github.com/maildird/maildird/server/auth"
 	"github.com/maildird/maildird/server/config"
 	mdtls "github.com/maildird/maildird/tls"
 )
@@ -43,9 +47,15 @@ func cmdServe(ctx context.Context, configPath string, e env) error {
 	if err != nil {
 		return err
 	}
-	if _, err := newTLSSource(cfg, logger); err != nil {
+	tlsSrc, err := newTLSSource(cfg, logger)
+	if err != nil {
 		return err
 	}
+	store, err := maildir.Open(maildir.Options{Root: cfg.Storage.MailRoot, Logger: logger})
+	if err != nil {
+		return err
+	}
+	d := deps{cfg: cfg, log: logger, store: store, authn: auth.NewAuthenticator(users, auth.ThrottleOptions{}), tlsSrc: tlsSrc}
 
 	configName := cfg.File
 	if configName == "" {
@@ -54,8 +64,24 @@ func cmdServe(ctx context.Context, configPath string, e env) error {
 	logger.Info("maildird starting", "version", version, "config", configName,
 		"hostname", cfg.Server.Hostname, "domains", cfg.Server.Domains,
 		"data_dir", cfg.Server.DataDir, "mail_root", cfg.Storage.MailRoot, "users", len(userList))
-	for _, l := range cfg.Listeners() {
-		logger.Info("listen address", "service", l.Name, "addr", l.Addr)
+
+	plan := planListeners(d)
+	var serve []server.Listener
+	for _, p := range plan {
+		if p.serve != nil {
+			serve = append(serve, *p.serve)
+		}
+	}
+	group := server.New(server.Options{MaxConnsPerIP: cfg.Limits.MaxConnsPerIP, Logger: logger})
+	if err := group.Start(serve); err != nil {
+		return err
+	}
+	for _, p := range plan {
+		if p.serve != nil {
+			logger.Info("listen address", "service", p.Name, "addr", p.Addr)
+		} else {
+			logger.Warn("listen address", "service", p.Name, "addr", p.Addr, "status", p.reason)
+		}
 	}
 	if len(userList) == 0 {
 		logger.Info("no users yet; add the first one with: maildird" + configFlag(cfg) +
@@ -64,8 +90,17 @@ func cmdServe(ctx context.Context, configPath string, e env) error {
 
 	<-ctx.Done()
 	logger.Info("maildird stopping", "reason", context.Cause(ctx))
+	stopCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := group.Shutdown(stopCtx); err != nil {
+		logger.Warn("shutdown", "err", err)
+	}
 	return nil
 }
+
+// shutdownTimeout bounds the wait for sessions in flight at shutdown;
+// systemd's default stop timeout is 90 s.
+const shutdownTimeout = 20 * time.Second
 
 // newLogger builds the server's logger from the [log] section.
 func newLogger(c config.Log, w io.Writer) (*slog.Logger, error) {

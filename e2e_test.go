@@ -40,14 +40,14 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// server is a maildird serve process started by a test.
-type server struct {
+// serveProc is a maildird serve process started by a test.
+type serveProc struct {
 	cmd   *exec.Cmd
 	lines chan string // its stderr, line by line
 	log   *bytes.Buffer
 }
 
-func startServer(t *testing.T, dir string, args ...string) *server {
+func startServer(t *testing.T, dir string, args ...string) *serveProc {
 	t.Helper()
 	cmd := exec.Command(binPath, args...)
 	cmd.Dir = dir
@@ -58,7 +58,7 @@ func startServer(t *testing.T, dir string, args ...string) *server {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{cmd: cmd, lines: make(chan string, 1000), log: &bytes.Buffer{}}
+	s := &serveProc{cmd: cmd, lines: make(chan string, 1000), log: &bytes.Buffer{}}
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
@@ -76,7 +76,7 @@ func startServer(t *testing.T, dir string, args ...string) *server {
 }
 
 // waitFor reads log lines until one contains want, failing after 20 s.
-func (s *server) waitFor(t *testing.T, want string) string {
+func (s *serveProc) waitFor(t *testing.T, want string) string {
 	t.Helper()
 	deadline := time.After(20 * time.Second)
 	for {
@@ -96,7 +96,7 @@ func (s *server) waitFor(t *testing.T, want string) string {
 }
 
 // stop signals the server and checks it exits 0 in time.
-func (s *server) stop(t *testing.T, sig syscall.Signal) {
+func (s *serveProc) stop(t *testing.T, sig syscall.Signal) {
 	t.Helper()
 	if err := s.cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
