@@ -37,8 +37,8 @@ func (ss *session) deliver(r io.Reader, env envelope) (err error) {
 	id := newID()
 	log := ss.log.With("id", id)
 	limit := ss.s.limits.MaxMessageSize
-	trace := ss.traceFields(id, env)
-	out, err := ss.openSinks(env, limit+int64(len(trace))+addedRoom)
+	rp, trace := returnPath(env), ss.received(id, env)
+	out, err := ss.openSinks(env, limit+int64(len(rp)+len(trace))+addedRoom)
 	if err != nil {
 		log.Error("smtp: cannot start delivery", "err", err)
 		return errLocal()
@@ -48,6 +48,12 @@ func (ss *session) deliver(r io.Reader, env envelope) (err error) {
 			out.abort()
 		}
 	}()
+	if out.local != nil {
+		if _, err := io.WriteString(out.local, rp); err != nil {
+			log.Error("smtp: delivery failed", "err", err)
+			return errLocal()
+		}
+	}
 	if _, err := io.WriteString(out, trace); err != nil {
 		log.Error("smtp: delivery failed", "err", err)
 		return errLocal()

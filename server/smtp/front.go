@@ -592,7 +592,8 @@ func (f *front) startTLS(text string) error {
 		return f.sendReply(503, enhBadSequence, "STARTTLS is not allowed after AUTH or in a mail transaction")
 	}
 	// Anything pipelined behind STARTTLS was sent in clear text before the
-	// handshake: it is dropped, never executed (STARTTLS command injection).
+	// handshake: it goes with the old reader, never executed (STARTTLS
+	// command injection, RFC 3207 §6).
 	if n := f.br.Buffered(); n > 0 {
 		f.log.Info("smtp: discarded input pipelined after STARTTLS", "bytes", n)
 		f.br.Discard(n)

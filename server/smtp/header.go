@@ -154,13 +154,16 @@ func (ss *session) checkHeaderFrom(from fromField) error {
 	return nil
 }
 
-// traceFields returns the Return-Path and Received fields every copy
-// starts with (RFC 5321 §4.4). "for" names the recipient only when there
-// is one: every copy is the same file, and a list of recipients would
-// disclose Bcc recipients to each other.
-func (ss *session) traceFields(id string, env envelope) string {
+// returnPath is the field final delivery adds (RFC 5321 §4.4); copies
+// for the queue go on travelling and must not carry one.
+func returnPath(env envelope) string { return "Return-Path: <" + printable(env.from) + ">\r\n" }
+
+// received returns the Received field every copy starts with (RFC 5321
+// §4.4). "for" names the recipient only when there is one: every copy is
+// the same file, and a list of recipients would disclose Bcc recipients
+// to each other.
+func (ss *session) received(id string, env envelope) string {
 	var b strings.Builder
-	b.WriteString("Return-Path: <" + env.from + ">\r\n")
 	b.WriteString("Received: from " + heloName(env.helo) + " (" + addressLiteral(ss.f.remote) + ")\r\n")
 	b.WriteString("\tby " + ss.s.opts.Hostname + " (maildird) with " + protocolName(env, ss.f.tlsState != nil, ss.user != "") + " id " + id)
 	if len(env.rcpts) == 1 {

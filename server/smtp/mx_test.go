@@ -76,7 +76,8 @@ func (c *ticketCache) Put(_ string, cs *tls.ClientSessionState) {
 func TestNoSessionTickets(t *testing.T) {
 	for _, mode := range []Mode{MX, SubmissionTLS} {
 		t.Run(mode.String(), func(t *testing.T) {
-			h := newHarness(t, mode, nil)
+			// The server turns tickets off even when its config has them on.
+			h := newHarness(t, mode, func(o *Options) { o.TLS.SessionTicketsDisabled = false })
 			cache := &ticketCache{}
 			cfg := h.clientTLS.Clone()
 			cfg.ClientSessionCache = cache

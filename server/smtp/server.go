@@ -97,9 +97,10 @@ type Options struct {
 	Hostname string // greeting, Received "by", Message-ID right part
 	Mode     Mode
 	// TLS enables STARTTLS (MX, Submission) and is the implicit TLS of
-	// SubmissionTLS, unless the listener already hands out *tls.Conn.
-	// Session tickets should be off (mdtls ConfigOptions{SessionTickets:
-	// false}): Microsoft's SMTP client aborts STARTTLS when it gets them.
+	// SubmissionTLS, unless the listener already hands out *tls.Conn
+	// (then the listener's config applies: turn its session tickets off,
+	// mdtls ConfigOptions{SessionTickets: false}). Session tickets are
+	// turned off in a copy of this config.
 	TLS    *tls.Config
 	Limits Limits
 
@@ -152,6 +153,12 @@ func New(opts Options) *Server {
 	}
 	if opts.Hostname == "" {
 		opts.Hostname = "localhost"
+	}
+	if opts.TLS != nil {
+		// Microsoft's SMTP client aborts STARTTLS when a Go server sends
+		// TLS 1.3 session tickets; whatever the caller's config says.
+		opts.TLS = opts.TLS.Clone()
+		opts.TLS.SessionTicketsDisabled = true
 	}
 	s := &Server{
 		opts:   opts,

@@ -224,8 +224,9 @@ func TestSubmissionRemoteRecipients(t *testing.T) {
 		t.Fatalf("queued: %+v", q.msgs)
 	}
 	local := h2.store.messages(bob)
-	if len(local) != 1 || string(local[0]) != string(q.msgs[0].data) {
-		t.Errorf("local and queued copies differ:\n%q\n%q", local, q.msgs[0].data)
+	// RFC 5321 §4.4: only final delivery adds Return-Path.
+	if len(local) != 1 || string(local[0]) != "Return-Path: <alice@example.org>\r\n"+string(q.msgs[0].data) {
+		t.Errorf("local and queued copies differ beyond Return-Path:\n%q\n%q", local, q.msgs[0].data)
 	}
 	if !strings.Contains(string(local[0]), "with ESMTPA id") {
 		t.Errorf("Received does not say ESMTPA:\n%s", local[0])
