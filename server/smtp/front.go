@@ -102,7 +102,8 @@ var knownVerbs = map[string]bool{
 }
 
 // junkVerbs do nothing for mail delivery; past Limits.MaxJunkCommands
-// each one counts as an error (Postfix's smtpd_junk_command_limit).
+// since the last message accepted, each one counts as an error (Postfix's
+// smtpd_junk_command_limit).
 var junkVerbs = map[string]bool{"NOOP": true, "RSET": true, "VRFY": true, "EXPN": true, "HELP": true}
 
 // front is one connection's transport and abuse layer; go-smtp sees it as
@@ -136,6 +137,7 @@ type front struct {
 	dot          int
 	lineLen      int
 	expect       expectation
+	inData       bool   // between 354 and the reply to the message
 	greeting     string // "HELO" or "EHLO", as last sent
 	needEHLO     bool   // after STARTTLS, until HELO/EHLO
 	errors, junk int
@@ -692,11 +694,22 @@ func (f *front) emit(line string, count bool) error {
 	case code == 354 && f.expect == expectData:
 		f.dot, f.lineLen = dotBeginLine, 0
 		f.setMode(modeData)
+		f.inData = true
+		f.expect = expectNone
+		return nil
 	case code == 334 && f.expect == expectAuth:
 		f.setMode(modeAuthLine)
 		return nil
 	case f.expect == expectBDAT:
 		f.setBDATOpen(code == 250 && !f.chunkLast)
+		if code == 250 && f.chunkLast {
+			f.junk = 0 // a message went through
+		}
+	case f.inData:
+		f.inData = false
+		if code == 250 {
+			f.junk = 0
+		}
 	}
 	f.expect = expectNone
 	if count && code >= 400 && code != 421 {

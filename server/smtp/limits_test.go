@@ -399,3 +399,59 @@ func TestShutdownDeadline(t *testing.T) {
 	}
 	r.expectClosed()
 }
+
+// Junk commands between messages are fine: the count restarts with each
+// message accepted.
+func TestJunkCountRestartsAfterMessage(t *testing.T) {
+	h := newHarness(t, MX, func(o *Options) {
+		o.Limits.MaxJunkCommands = 2
+		o.Limits.MaxErrors = 2
+	})
+	c := h.client("")
+	for i := 0; i < 6; i++ {
+		if err := c.Reset(); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Noop(); err != nil {
+			t.Fatal(err)
+		}
+		if err := send(c, "x@example.net", []string{alice}, "Subject: x\r\n\r\n"); err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+	}
+}
+
+// Shutdown between two BDAT chunks lets the message finish.
+func TestShutdownWaitsForBDAT(t *testing.T) {
+	opts, store, _, _ := baseOptions(t, MX)
+	srv := New(opts)
+	ln := listen(t)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	h := &harness{t: t, addr: ln.Addr().String()}
+	r := h.raw("")
+	r.expect("220 ")
+	r.send("EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<alice@example.org>\r\nBDAT 12\r\nSubject: b\r\n")
+	r.reply()
+	r.expect("250")
+	r.expect("250")
+	r.expect("250")
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		shut <- srv.Shutdown(ctx)
+	}()
+	time.Sleep(200 * time.Millisecond)
+	r.send("BDAT 8 LAST\r\n\r\nbody\r\n")
+	r.expect("250 2.0.0")
+	r.expect("421 4.3.2")
+	r.expectClosed()
+	if err := <-shut; err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	if len(store.messages(alice)) != 1 {
+		t.Error("message lost")
+	}
+}

@@ -1,11 +1,17 @@
 package smtp
 
 import (
+	"context"
 	"crypto/tls"
+	"net/netip"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	gosmtp "github.com/emersion/go-smtp"
 )
 
 // RFC 5321 §4.1.1.1, RFC 1870, 2920, 6152, 2034, 3030, 6531, 3207: what
@@ -226,4 +232,74 @@ func TestDirectoryFailureIsTemporary(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantCode(t, c.Rcpt(alice, nil), 451)
+}
+
+// RFC 5321 §4.4 "with": SMTP after HELO, ESMTP after EHLO, UTF8SMTP with
+// SMTPUTF8 (RFC 6531 §3.7.3); the HELO name is kept harmless.
+func TestReceivedProtocolNames(t *testing.T) {
+	h := newHarness(t, MX, nil)
+	for _, tc := range []struct{ greet, mail, want string }{
+		{"HELO old.example", "MAIL FROM:<a@example.net>", "from old.example ([127.0.0.1])\r\n\tby mx.example.org (maildird) with SMTP id"},
+		{"EHLO new.example", "MAIL FROM:<ä@example.net> SMTPUTF8", "with UTF8SMTP id"},
+		{"EHLO evil(x);<y>\x01", "MAIL FROM:<a@example.net>", "from evil_x___y__ ([127.0.0.1])"},
+	} {
+		r := h.raw("")
+		r.expect("220 ")
+		r.send(tc.greet + "\r\n")
+		r.reply()
+		r.send(tc.mail + "\r\nRCPT TO:<alice@example.org>\r\nDATA\r\n")
+		r.expect("250")
+		r.expect("250")
+		r.expect("354")
+		r.send("Subject: p\r\n\r\n.\r\n")
+		r.expect("250 2.0.0")
+		msgs := h.store.messages(alice)
+		if got := string(msgs[len(msgs)-1]); !strings.Contains(got, tc.want) {
+			t.Errorf("%s: want %q in\n%s", tc.greet, tc.want, got)
+		}
+	}
+}
+
+func TestAddressLiteral(t *testing.T) {
+	for in, want := range map[string]string{
+		"192.0.2.1":        "[192.0.2.1]",
+		"2001:db8::1":      "[IPv6:2001:db8::1]",
+		"::ffff:192.0.2.1": "[IPv6:::ffff:192.0.2.1]",
+	} {
+		if got := addressLiteral(netip.MustParseAddr(in)); got != want {
+			t.Errorf("%s: %s, want %s", in, got, want)
+		}
+	}
+	if got := addressLiteral(netip.Addr{}); got != "[unknown]" {
+		t.Errorf("zero address: %s", got)
+	}
+}
+
+// server.Group hands port 465 connections out already wrapped in TLS.
+func TestImplicitTLSFromListener(t *testing.T) {
+	opts, store, _, _ := baseOptions(t, SubmissionTLS)
+	_, clientTLS := testTLS(t)
+	srv := New(opts)
+	ln := tls.NewListener(listen(t), opts.TLS)
+	go srv.Serve(ln)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	conn, err := tls.Dial("tcp", ln.Addr().String(), clientTLS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := gosmtp.NewClient(conn)
+	defer c.Close()
+	if err := c.Auth(sasl.NewPlainClient("", alice, alicePW)); err != nil {
+		t.Fatal(err)
+	}
+	if err := send(c, alice, []string{bob}, "From: alice@example.org\r\n\r\nx\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(store.messages(bob)[0]); !strings.Contains(got, "with ESMTPSA id") {
+		t.Errorf("Received:\n%s", got)
+	}
 }
