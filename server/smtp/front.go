@@ -293,10 +293,29 @@ func (f *front) currentMode() readMode {
 	return f.mode
 }
 
+// setMode is the one place the read mode changes.
 func (f *front) setMode(m readMode) {
 	f.mu.Lock()
+	from := f.mode
 	f.mode = m
 	f.mu.Unlock()
+	if from != m {
+		f.log.Debug("smtp: read mode", "from", from.String(), "to", m.String())
+	}
+}
+
+func (m readMode) String() string {
+	switch m {
+	case modeCommand:
+		return "command"
+	case modeData:
+		return "data"
+	case modeChunk:
+		return "chunk"
+	case modeAuthLine:
+		return "sasl"
+	}
+	return "mode(" + strconv.Itoa(int(m)) + ")"
 }
 
 // armRead sets the read deadline for mode m. For a command it first

@@ -303,3 +303,18 @@ func TestImplicitTLSFromListener(t *testing.T) {
 		t.Errorf("Received:\n%s", got)
 	}
 }
+
+// A trailing dot on the domain is the same domain; an alias whose
+// targets are all gone is refused, never accepted into nowhere.
+func TestRecipientEdgeCases(t *testing.T) {
+	h := newHarness(t, MX, nil)
+	h.dir.aliases["empty@example.org"] = nil
+	c := h.client("")
+	if err := c.Mail("x@example.net", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt("alice@example.org.", nil); err != nil {
+		t.Fatalf("trailing dot: %v", err)
+	}
+	wantReply(t, c.Rcpt("empty@example.org", nil), 550, "5.1.1")
+}

@@ -195,11 +195,12 @@ func (ss *session) owns(addr string) (bool, error) {
 // checked the sequence and Limits.MaxRecipients (452 4.5.3).
 func (ss *session) Rcpt(to string, _ *gosmtp.RcptOptions) error {
 	addr := strings.ToLower(to)
-	_, domain, found := strings.Cut(addr, "@")
+	localPart, domain, found := strings.Cut(addr, "@")
 	if !found || domain == "" {
 		return replyErr(553, enhBadDestSyntax, "Recipient address must be user@domain")
 	}
 	domain = strings.TrimSuffix(domain, ".")
+	addr = localPart + "@" + domain
 	if !ss.s.opts.IsLocalDomain(domain) {
 		if !ss.s.opts.Mode.submission() {
 			// Port 25 never relays, whatever the client says.
@@ -231,6 +232,11 @@ func (ss *session) Rcpt(to string, _ *gosmtp.RcptOptions) error {
 		} else {
 			remote = append(remote, t)
 		}
+	}
+	if len(local)+len(remote) == 0 {
+		// Never accept a recipient whose mail would go nowhere.
+		ss.log.Warn("smtp: recipient resolves to no mailbox", "rcpt", to)
+		return replyErr(550, enhNoSuchUser, "No such user here")
 	}
 	if len(remote) > 0 && ss.s.opts.Queue == nil {
 		// An alias forwarding elsewhere: refused for now, never dropped.
