@@ -55,7 +55,7 @@ func cmdServe(ctx context.Context, configPath string, e env) error {
 	if err != nil {
 		return err
 	}
-	d := deps{cfg: cfg, log: logger, store: store, authn: auth.NewAuthenticator(users, auth.ThrottleOptions{}), tlsSrc: tlsSrc}
+	d := deps{cfg: cfg, log: logger, store: store, users: users, authn: auth.NewAuthenticator(users, auth.ThrottleOptions{}), tlsSrc: tlsSrc}
 
 	configName := cfg.File
 	if configName == "" {

@@ -9,6 +9,7 @@ import (
 	"github.com/maildird/maildird/server/auth"
 	"github.com/maildird/maildird/server/config"
 	"github.com/maildird/maildird/server/pop3"
+	"github.com/maildird/maildird/server/smtp"
 	mdtls "github.com/maildird/maildird/tls"
 )
 
@@ -17,6 +18,7 @@ type deps struct {
 	cfg    *config.Config
 	log    *slog.Logger
 	store  *maildir.Store
+	users  *auth.Store
 	authn  *auth.Authenticator
 	tlsSrc *mdtls.Source // nil: TLS off
 }
@@ -56,6 +58,8 @@ func planListeners(d deps) []plannedListener {
 			} else {
 				p.reason = "needs TLS, which is off"
 			}
+		case "smtp", "submission", "submissions":
+			p.serve, p.reason = d.smtpListener(l)
 		default:
 			p.reason = "not served by this build yet"
 		}
@@ -69,4 +73,41 @@ func (d deps) tlsConfig(opts mdtls.ConfigOptions) *tls.Config {
 		return nil
 	}
 	return d.tlsSrc.Config(opts)
+}
+
+// smtpListener builds one SMTP engine per port: MX intake, submission
+// with STARTTLS, or submission with implicit TLS (the engine does the
+// handshake itself, so the group's listener stays plain).
+func (d deps) smtpListener(l config.Listener) (*server.Listener, string) {
+	mode := map[string]smtp.Mode{"smtp": smtp.MX, "submission": smtp.Submission, "submissions": smtp.SubmissionTLS}[l.Name]
+	cfg := d.tlsConfig(mdtls.ConfigOptions{SessionTickets: false})
+	if mode == smtp.SubmissionTLS && cfg == nil {
+		return nil, "needs TLS, which is off"
+	}
+	srv := smtp.New(smtp.Options{
+		Hostname: d.cfg.Server.Hostname,
+		Mode:     mode,
+		TLS:      cfg,
+		Limits: smtp.Limits{
+			MaxMessageSize: d.cfg.Limits.MaxMessageSize,
+			MaxRecipients:  d.cfg.Limits.MaxRecipients,
+		},
+		Store:          smtp.StoreFunc(d.newDelivery),
+		Directory:      d.users,
+		Auth:           d.authn,
+		IsLocalDomain:  d.cfg.IsLocalDomain,
+		AllowPlaintext: d.cfg.Auth.AllowPlaintext,
+		Postmaster:     "postmaster@" + d.cfg.Server.Domains[0],
+		Logger:         d.log,
+	})
+	return &server.Listener{Name: l.Name, Addr: l.Addr, Service: srv}, ""
+}
+
+// newDelivery adapts maildir's two-phase delivery to smtp.Delivery.
+func (d deps) newDelivery(maxSize int64) (smtp.Delivery, error) {
+	del, err := d.store.NewDelivery(maxSize)
+	if err != nil {
+		return nil, err // never a typed nil inside the interface
+	}
+	return del, nil
 }
