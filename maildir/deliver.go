@@ -172,7 +172,20 @@ func (d *Delivery) Commit() error {
 	}
 	for _, r := range d.rcpts {
 		dst := filepath.Join(r.dir, "new", base)
-		if err := d.s.placeSpooled(d.path, r.dir, dst); err != nil {
+		// A hard link shares the spool file's owner: it is given to the
+		// first recipient's owner, and a recipient with another owner
+		// gets a copy of its own.
+		link := true
+		if o := d.s.ownerOf(r.dir); !o.ownedBy(d.path) {
+			if len(made) == 0 {
+				if err := o.chown(d.path); err != nil {
+					return rollback(err)
+				}
+			} else {
+				link = false
+			}
+		}
+		if err := d.s.placeSpooled(d.path, r.dir, dst, link); err != nil {
 			return rollback(err)
 		}
 		made = append(made, dst)
@@ -192,15 +205,17 @@ func (d *Delivery) Commit() error {
 	return nil
 }
 
-// placeSpooled links the spool file to dst, or copies it through the
-// folder's tmp/ when a link is not possible.
-func (s *Store) placeSpooled(spool, dir, dst string) error {
-	err := os.Link(spool, dst)
-	if err == nil {
-		return nil
-	}
-	if os.IsExist(err) {
-		return fmt.Errorf("maildir: %w", err)
+// placeSpooled links the spool file to dst (when link is set), or copies
+// it through the folder's tmp/ when a link is not possible or not wanted.
+func (s *Store) placeSpooled(spool, dir, dst string, link bool) error {
+	if link {
+		err := os.Link(spool, dst)
+		if err == nil {
+			return nil
+		}
+		if os.IsExist(err) {
+			return fmt.Errorf("maildir: %w", err)
+		}
 	}
 	tmp, cerr := s.copyToTmp(spool, filepath.Join(dir, "tmp"))
 	if cerr != nil {

@@ -9,8 +9,18 @@
 //	    dovecot-keywords                  "<index> <name>" lines; index 0 is letter 'a'
 //	    subscriptions                     "V\t2\n\n" then names, TAB as hierarchy separator
 //	    maildirsize                       Maildir++ quota: usage kept current by deliveries and expunges
+//	    maildird-index                    our own: the view (UIDs, file names) of a settled folder (index.go)
+//	    maildird-cache                    our own: parsed envelopes and body structures (summarycache.go)
 //	    .Family.Photos/                   folder "Family/Photos" (names in modified UTF-7)
-//	        maildirfolder cur/ new/ tmp/ dovecot-uidlist ...
+//	        maildirfolder cur/ new/ tmp/ dovecot-uidlist maildird-index ...
+//
+// The maildird-* files are derived data that Dovecot ignores: versioned,
+// checksummed, written atomically, and never trusted over the message
+// files and the uidlist. A missing, stale or corrupt one is rebuilt.
+//
+// When maildird runs as root, everything it creates in a user's Maildir
+// belongs to the owner of that Maildir++ root (owner.go), so Dovecot and
+// the user's own tools can keep using it.
 //
 // Message files are stored with LF line endings and named
 // "<unique>,S=<lf size>,W=<crlf size>:2,<flags>"; the base name (before

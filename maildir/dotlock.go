@@ -50,6 +50,11 @@ func (s *Store) lockFolder(dir string) (*dotlock, error) {
 		return nil, fmt.Errorf("maildir: writing lock: %w", err)
 	}
 	defer os.Remove(tmp)
+	// A lock left behind by a crash must be removable by Dovecot.
+	if err := s.ownerOf(dir).chown(tmp); err != nil {
+		<-sem
+		return nil, err
+	}
 	wait := time.Millisecond
 	for {
 		err := os.Link(tmp, l.path)

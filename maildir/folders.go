@@ -153,10 +153,10 @@ func (s *Store) CreateFolder(addr, name string) error {
 	if dir == root {
 		return fmt.Errorf("%w: INBOX", ErrFolderExists)
 	}
-	return createFolderDir(root, dir)
+	return s.createFolderDir(root, dir)
 }
 
-func createFolderDir(root, dir string) error {
+func (s *Store) createFolderDir(root, dir string) error {
 	if _, err := os.Lstat(dir); err == nil {
 		return fmt.Errorf("%w: %s", ErrFolderExists, filepath.Base(dir))
 	}
@@ -166,10 +166,11 @@ func createFolderDir(root, dir string) error {
 		return err
 	}
 	defer os.RemoveAll(tmp) // a no-op once renamed into place
-	if err := ensureMaildir(tmp); err != nil {
+	o := s.ownerOf(root)
+	if err := ensureMaildir(tmp, o); err != nil {
 		return err
 	}
-	if err := writeEmptyFile(filepath.Join(tmp, maildirfolderName)); err != nil {
+	if err := writeEmptyFile(filepath.Join(tmp, maildirfolderName), o); err != nil {
 		return err
 	}
 	if err := syncDir(tmp); err != nil {
@@ -186,10 +187,14 @@ func createFolderDir(root, dir string) error {
 	return errors.Join(syncDir(root), syncDir(filepath.Join(root, "tmp")))
 }
 
-func writeEmptyFile(path string) error {
+func writeEmptyFile(path string, o owner) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("maildir: %w", err)
+	}
+	if err := o.fchown(f); err != nil {
+		f.Close()
+		return err
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("maildir: %w", err)
@@ -376,10 +381,10 @@ func renamePlan(root, cf, ct string) ([]dirMove, error) {
 // file names keep their meaning; UIDs do not (the new folder numbers them
 // afresh, as a new mailbox must).
 func (s *Store) renameInbox(root, toDir string) error {
-	if err := createFolderDir(root, toDir); err != nil {
+	if err := s.createFolderDir(root, toDir); err != nil {
 		return err
 	}
-	if err := copyFileAtomic(filepath.Join(root, "dovecot-keywords"), filepath.Join(toDir, "dovecot-keywords")); err != nil {
+	if err := copyFileAtomic(filepath.Join(root, "dovecot-keywords"), filepath.Join(toDir, "dovecot-keywords"), s.ownerOf(toDir)); err != nil {
 		return err
 	}
 	for _, sub := range [...]string{"new", "cur"} {
@@ -405,7 +410,7 @@ func (s *Store) renameInbox(root, toDir string) error {
 }
 
 // copyFileAtomic copies src to dst if src exists.
-func copyFileAtomic(src, dst string) error {
+func copyFileAtomic(src, dst string, o owner) error {
 	f, err := os.Open(src)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -414,7 +419,7 @@ func copyFileAtomic(src, dst string) error {
 		return fmt.Errorf("maildir: %w", err)
 	}
 	defer f.Close()
-	return writeFileAtomic(dst, 0o600, func(w io.Writer) error {
+	return writeFileAtomic(dst, 0o600, o, func(w io.Writer) error {
 		_, err := io.Copy(w, f)
 		return err
 	})

@@ -145,7 +145,7 @@ func TestFoldersForeignLayout(t *testing.T) {
 	s := newTestStore(t)
 	root := userDir(t, s)
 	for _, d := range []string{".a.b.c", ".x", ".&ANw-ber", ".DOVECOT-TRASH", ".bad&", ".&AGE-", ".a..b", "cur2"} {
-		if err := ensureMaildir(filepath.Join(root, d)); err != nil {
+		if err := ensureMaildir(filepath.Join(root, d), owner{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -215,7 +215,7 @@ func TestTmpLeftoversSwept(t *testing.T) {
 	old := filepath.Join(tmp, tmpLeftoverPrefix+"old")
 	young := filepath.Join(tmp, tmpLeftoverPrefix+"young")
 	for _, d := range []string{old, young} {
-		if err := ensureMaildir(d); err != nil {
+		if err := ensureMaildir(d, owner{}); err != nil {
 			t.Fatal(err)
 		}
 	}

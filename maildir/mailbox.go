@@ -110,7 +110,6 @@ type Mailbox struct {
 	next     uint32
 	guid     string
 	hdrExtra string
-	exts     map[uint32]string // uidlist extensions other than W, by UID
 
 	recs    []msgRec // ascending UID
 	names   []byte   // file names of recs
@@ -119,8 +118,14 @@ type Mailbox struct {
 	kw      keywordTable
 	kwStamp stamp
 	ulStamp stamp
+	ulAt    int64 // time.Now before ulStamp was taken, Unix nanoseconds
 	newDir  dirState
 	curDir  dirState
+	stable  bool       // the last directory read was not disturbed
+	indexed indexState // what maildird-index on disk describes, as far as known
+
+	sum       *summaryCache // opened by the first Summary call
+	sumForget bool          // messages left: prune the cache on Close
 }
 
 // OpenMailbox opens a folder of a user for reading and writing: files in
@@ -145,8 +150,14 @@ func (s *Store) openMailbox(addr, folder string, readOnly bool) (*Mailbox, error
 		s: s, addr: addr, folder: folder, dir: dir, readOnly: readOnly,
 		notify: make(chan struct{}, 1), done: make(chan struct{}), pollEvery: defaultPollInterval,
 	}
+	m.loadIndex()
 	if _, err := m.sync(); err != nil {
 		return nil, err
+	}
+	// Like Dovecot's SELECT; the index then waits for the next Sync, since
+	// the renames changed both directories.
+	if readOnly || !m.moveNewToCur() {
+		m.maybeWriteIndex()
 	}
 	s.live.add(dir, m)
 	return m, nil

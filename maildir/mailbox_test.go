@@ -171,7 +171,9 @@ func TestOpenMissingFolder(t *testing.T) {
 	}
 }
 
-func TestDeliverSyncAssignsUIDsAndMovesToCur(t *testing.T) {
+// New files get UIDs on Sync and stay in new/ (a changed cur/ would have
+// to be read whole again); opening the folder moves them to cur/.
+func TestDeliverSyncAssignsUIDsOpenMovesToCur(t *testing.T) {
 	s, _ := newBoxStore(t)
 	m := boxOpen(t, s, "INBOX")
 	dir := boxInboxDir(t, s)
@@ -197,8 +199,8 @@ func TestDeliverSyncAssignsUIDsAndMovesToCur(t *testing.T) {
 		if msg.Date.IsZero() || time.Since(msg.Date) > time.Minute {
 			t.Errorf("date %v", msg.Date)
 		}
-		if _, err := os.Stat(filepath.Join(dir, "cur", msg.Base+":2,")); err != nil {
-			t.Errorf("not moved to cur/: %v", err)
+		if _, err := os.Stat(filepath.Join(dir, "new", msg.Base)); err != nil {
+			t.Errorf("Sync moved the file: %v", err)
 		}
 	}
 	if got := boxRead(t, m, 2); got != "Subject: x\r\n\r\nbody\r\n" {
@@ -208,6 +210,15 @@ func TestDeliverSyncAssignsUIDsAndMovesToCur(t *testing.T) {
 	m2 := boxOpen(t, s, "INBOX")
 	if !slices.Equal(boxUIDs(m2), []uint32{1, 2, 3}) || m2.UIDValidity() != m.UIDValidity() {
 		t.Fatalf("second view %v", boxUIDs(m2))
+	}
+	for _, msg := range msgs {
+		if _, err := os.Stat(filepath.Join(dir, "cur", msg.Base+":2,")); err != nil {
+			t.Errorf("open did not move to cur/: %v", err)
+		}
+	}
+	// The first session follows the move: same UIDs, nothing changed.
+	if got := boxRead(t, m, 3); got != "Subject: x\r\n\r\nbody\r\n" {
+		t.Fatalf("content after the move %q", got)
 	}
 	if ch := boxSync(t, m); !ch.Empty() {
 		t.Fatalf("spurious changes %+v", ch)
@@ -292,8 +303,7 @@ func TestVanishedFilesAreExpunges(t *testing.T) {
 		boxDeliver(t, s, "", "x\n")
 	}
 	boxSync(t, m)
-	msgs := m.Messages()
-	os.Remove(filepath.Join(boxInboxDir(t, s), "cur", msgs[1].Base+":2,"))
+	os.Remove(m.pathOf(&m.recs[1]))
 	ch := boxSync(t, m)
 	if !slices.Equal(ch.Expunged, []uint32{2}) || len(ch.New) != 0 {
 		t.Fatalf("changes %+v", ch)

@@ -36,6 +36,9 @@ func (s *Store) storeMessage(tmpDir string, r io.Reader, maxSize int64, date tim
 			os.Remove(path)
 		}
 	}()
+	if err := s.ownerOf(tmpDir).fchown(f); err != nil {
+		return nil, err
+	}
 	lw := newLFWriter(f, maxSize)
 	if _, err := io.CopyBuffer(lw, r, make([]byte, 32<<10)); err != nil {
 		if errors.Is(err, ErrTooBig) {
@@ -81,7 +84,10 @@ func (s *Store) copyToTmp(src, tmpDir string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("maildir: %w", err)
 	}
-	_, err = io.Copy(out, in)
+	err = s.ownerOf(tmpDir).fchown(out)
+	if err == nil {
+		_, err = io.Copy(out, in)
+	}
 	if err == nil {
 		err = os.Chtimes(path, st.ModTime(), st.ModTime())
 	}

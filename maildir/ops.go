@@ -92,10 +92,11 @@ func (s *Store) addKeywords(dir string, names []string) (keywordTable, error) {
 		return keywordTable{}, err
 	}
 	defer lock.unlock()
-	return addKeywordsLocked(dir, names)
+	return addKeywordsLocked(dir, names, s.ownerOf(dir))
 }
 
-func addKeywordsLocked(dir string, names []string) (keywordTable, error) {
+// addKeywordsLocked gives names letters; a new dovecot-keywords belongs to o.
+func addKeywordsLocked(dir string, names []string, o owner) (keywordTable, error) {
 	path := filepath.Join(dir, keywordsName)
 	t, err := readKeywordsFile(path)
 	if err != nil {
@@ -112,7 +113,7 @@ func addKeywordsLocked(dir string, names []string) (keywordTable, error) {
 		added = true
 	}
 	if added {
-		if err := writeFileAtomic(path, 0o600, t.writeTo); err != nil {
+		if err := writeFileAtomic(path, 0o600, o, t.writeTo); err != nil {
 			return t, err
 		}
 	}
@@ -290,7 +291,7 @@ func (m *Mailbox) Append(r io.Reader, flags Flag, keywords []string, date time.T
 	if err != nil {
 		return 0, err
 	}
-	t, err := addKeywordsLocked(m.dir, keywords)
+	t, err := addKeywordsLocked(m.dir, keywords, m.s.ownerOf(m.dir))
 	if err != nil {
 		lock.unlock()
 		return 0, err
@@ -354,7 +355,7 @@ func (s *Store) assignUIDsLocked(addr, dir string, bases []string) ([]uint32, ui
 		ul.next++
 	}
 	slices.SortFunc(ul.recs, func(a, b uidRec) int { return cmpUID(a.uid, b.uid) })
-	if err := writeFileAtomic(path, 0o600, ul.writeTo); err != nil {
+	if err := writeFileAtomic(path, 0o600, s.ownerOf(dir), ul.writeTo); err != nil {
 		return nil, 0, err
 	}
 	return uids, ul.validity, nil
@@ -490,7 +491,7 @@ func (m *Mailbox) placeLocked(items []transferItem, destDir string, move bool) (
 	for _, it := range items {
 		names = append(names, m.kw.list(m.recs[it.rec].kw)...)
 	}
-	t, err := addKeywordsLocked(destDir, names)
+	t, err := addKeywordsLocked(destDir, names, m.s.ownerOf(destDir))
 	if err != nil && !errors.Is(err, ErrTooManyKeyword) {
 		return nil, nil, 0, err
 	}

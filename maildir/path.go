@@ -190,17 +190,24 @@ var maildirSubdirs = [...]string{"cur", "new", "tmp"}
 
 // ensureMaildir creates dir and its cur/, new/ and tmp/ when missing, and
 // makes the new entries durable. It also repairs a folder whose creation was
-// cut short by a crash.
-func ensureMaildir(dir string) error {
+// cut short by a crash. What it creates belongs to o.
+func ensureMaildir(dir string, o owner) error {
 	created := false
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("maildir: %w", err)
+	if _, err := os.Stat(dir); err != nil {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("maildir: %w", err)
+		}
+		if err := o.chown(dir); err != nil {
+			return err
+		}
 	}
 	for _, sub := range maildirSubdirs {
 		err := os.Mkdir(filepath.Join(dir, sub), 0o700)
 		if err == nil {
 			created = true
-		} else if !os.IsExist(err) {
+			err = o.chown(filepath.Join(dir, sub))
+		}
+		if err != nil && !os.IsExist(err) {
 			return fmt.Errorf("maildir: %w", err)
 		}
 	}
@@ -220,7 +227,11 @@ func (s *Store) ensureUserRoot(addr string) (string, error) {
 	if fi, err := os.Stat(filepath.Join(root, "cur")); err == nil && fi.IsDir() {
 		return root, nil
 	}
-	if err := ensureMaildir(root); err != nil {
+	// Level by level, so that each new directory gets its owner.
+	if err := s.mkdirAll(root); err != nil {
+		return "", err
+	}
+	if err := ensureMaildir(root, s.ownerOf(root)); err != nil {
 		return "", err
 	}
 	// The domain and user directories may be new too.

@@ -137,7 +137,7 @@ func TestEnsureUserRoot(t *testing.T) {
 	if err := os.Remove(filepath.Join(root, "tmp")); err != nil {
 		t.Fatal(err)
 	}
-	if err := ensureMaildir(root); err != nil {
+	if err := ensureMaildir(root, owner{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(root, "tmp")); err != nil {

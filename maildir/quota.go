@@ -53,7 +53,7 @@ func (s *Store) Usage(addr string) (bytes, count int64, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	err = writeFileAtomic(path, 0o600, func(w io.Writer) error {
+	err = writeFileAtomic(path, 0o600, s.ownerOf(path), func(w io.Writer) error {
 		_, err := fmt.Fprintf(w, "%s\n%d %d\n", def, bytes, count)
 		return err
 	})

@@ -11,7 +11,7 @@ import (
 // putMessage drops a message file as another program would.
 func putMessage(t *testing.T, dir, sub, name string, size int) {
 	t.Helper()
-	if err := ensureMaildir(dir); err != nil {
+	if err := ensureMaildir(dir, owner{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, sub, name), make([]byte, size), 0o600); err != nil {

@@ -32,6 +32,8 @@ type Store struct {
 	lockTimeout    time.Duration
 	noInotify      bool
 	live           *liveSet // open mailboxes of this process, for change broadcast
+	euid           int      // 0: files created in a Maildir are given to its owner (owner.go)
+	indexMin       int      // folders with fewer messages get no maildird-index
 }
 
 // Open returns the Store rooted at opts.Root, creating the directory.
@@ -49,6 +51,8 @@ func Open(opts Options) (*Store, error) {
 		staleLockAfter: opts.StaleLockAfter,
 		lockTimeout:    opts.LockTimeout,
 		noInotify:      opts.NoInotify,
+		euid:           os.Geteuid(),
+		indexMin:       defaultIndexMin,
 	}
 	if s.log == nil {
 		s.log = slog.Default()

@@ -288,6 +288,13 @@ func (s *Store) lockSubscriptions(lockPath string) (*os.File, error) {
 	for {
 		f, err := os.OpenFile(lockPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err == nil {
+			// The lock becomes the subscriptions file: it must belong
+			// to the Maildir's owner.
+			if err := s.ownerOf(lockPath).fchown(f); err != nil {
+				f.Close()
+				os.Remove(lockPath)
+				return nil, err
+			}
 			return f, nil
 		}
 		if !errors.Is(err, fs.ErrExist) {

@@ -91,6 +91,7 @@ type summaryCache struct {
 	pending []byte // framed records not yet written
 	dirty   bool   // the file must be rewritten: corrupt, forgotten entries
 	buf     []byte
+	owner   owner // who a new file belongs to (owner.go)
 }
 
 // openSummaryCache returns the cache of the folder in dir. Nothing is read
@@ -454,7 +455,7 @@ func (c *summaryCache) compact() error {
 	newIndex := make(map[uint64]cacheLoc, len(entries))
 	var live int64
 	off := int64(len(summaryCacheHeader))
-	err := writeFileAtomic(c.path, 0o600, func(w io.Writer) error {
+	err := writeFileAtomic(c.path, 0o600, c.owner, func(w io.Writer) error {
 		bw := bufio.NewWriterSize(w, 64<<10)
 		if _, err := bw.WriteString(summaryCacheHeader); err != nil {
 			return err

@@ -57,11 +57,22 @@ func (m *Mailbox) Sync() (Changes, error) {
 	if m.isClosed() {
 		return Changes{}, ErrClosed
 	}
-	return m.sync()
+	ch, err := m.sync()
+	if err == nil {
+		m.maybeWriteIndex()
+	}
+	return ch, err
 }
 
+// sync brings the view up to date. Files found in new/ stay there: they
+// move to cur/ only when a session opens the folder (openMailbox), as
+// with Dovecot's SELECT. Moving them on every Sync would change cur/ and
+// so make the next Sync read all of cur/ again: a directory's stamp
+// cannot tell our own rename from someone else's change made in the same
+// instant, so a changed cur/ must always be read whole.
 func (m *Mailbox) sync() (Changes, error) {
 	m.reloadKeywords()
+	ulAt := time.Now().UnixNano()
 	ulSt := statStamp(filepath.Join(m.dir, uidlistName))
 	ls, err := m.scan(nil)
 	if err != nil {
@@ -85,7 +96,7 @@ func (m *Mailbox) sync() (Changes, error) {
 			m.matchUidlist(ls, ul)
 			m.next = max(m.next, ul.next)
 			m.guid, m.hdrExtra = ul.guid, ul.hdrExtra
-			m.ulStamp = ulSt
+			m.ulStamp, m.ulAt = ulSt, ulAt
 		case err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, errCorruptUidlist):
 			return Changes{}, fmt.Errorf("maildir: reading uidlist: %w", err)
 		default:
@@ -105,9 +116,6 @@ func (m *Mailbox) sync() (Changes, error) {
 		}
 	}
 	ch := m.apply(ls)
-	if !m.readOnly {
-		m.moveNewToCur()
-	}
 	m.noteSeen()
 	return ch, nil
 }
@@ -116,6 +124,10 @@ func (m *Mailbox) sync() (Changes, error) {
 // again only when its stamp differs from prev's; without, when it is dirty
 // against the view. nil, nil when nothing needs reading.
 func (m *Mailbox) scan(prev *listing) (*listing, error) {
+	if prev == nil && !m.newDir.dirty(statStamp(filepath.Join(m.dir, "new"))) &&
+		!m.curDir.dirty(statStamp(filepath.Join(m.dir, "cur"))) {
+		return nil, nil // before building a listing of the whole view
+	}
 	ls := &listing{stable: true}
 	any := false
 	for _, inNew := range []bool{true, false} { // new/ first: a file moving to cur/ is seen twice, not never
@@ -285,6 +297,10 @@ func (m *Mailbox) syncLocked(prev *listing) (*listing, error) {
 		m.matchOld(ls)
 	}
 	ulPath := filepath.Join(m.dir, uidlistName)
+	// The stamp is taken before the read: if the file changes meanwhile,
+	// the stamp is older than the content and the next Sync reads it again.
+	ulAt := time.Now().UnixNano()
+	ulSt := statStamp(ulPath)
 	ul, _, err := readUidlistFile(ulPath)
 	rewrite := false
 	switch {
@@ -358,7 +374,7 @@ func (m *Mailbox) syncLocked(prev *listing) (*listing, error) {
 	slices.SortFunc(recs, func(a, b uidRec) int { return cmpUID(a.uid, b.uid) })
 	ul.recs = recs
 	if rewrite {
-		err := writeFileAtomic(ulPath, 0o600, ul.writeTo)
+		err := writeFileAtomic(ulPath, 0o600, m.s.ownerOf(m.dir), ul.writeTo)
 		if err != nil {
 			return nil, err
 		}
@@ -367,7 +383,12 @@ func (m *Mailbox) syncLocked(prev *listing) (*listing, error) {
 		ls.validityChanged = true // the old UIDs are void
 	}
 	m.validity, m.next, m.guid, m.hdrExtra = ul.validity, ul.next, ul.guid, ul.hdrExtra
-	m.ulStamp = statStamp(ulPath)
+	if rewrite {
+		m.ulAt = time.Now().UnixNano()
+		m.ulStamp = statStamp(ulPath)
+	} else {
+		m.ulStamp, m.ulAt = ulSt, ulAt
+	}
 	return ls, nil
 }
 
@@ -398,7 +419,10 @@ func (m *Mailbox) apply(ls *listing) Changes {
 			}
 		}
 	}
-	slices.SortFunc(ents, func(a, b ent) int { return cmpUID(a.uid, b.uid) })
+	// Usually sorted already: the view's order plus a few new files.
+	if !slices.IsSortedFunc(ents, func(a, b ent) int { return cmpUID(a.uid, b.uid) }) {
+		slices.SortFunc(ents, func(a, b ent) int { return cmpUID(a.uid, b.uid) })
+	}
 	size := 0
 	for i := range ents {
 		size += len(ents[i].name)
@@ -441,7 +465,7 @@ func (m *Mailbox) apply(ls *listing) Changes {
 		}
 	}
 	m.recs, m.names, m.garbage = recs, names, 0
-	m.newDir, m.curDir = ls.newDir, ls.curDir
+	m.newDir, m.curDir, m.stable = ls.newDir, ls.curDir, ls.stable
 	for _, u := range recs {
 		if u.uid >= m.next {
 			m.next = u.uid + 1
@@ -451,8 +475,10 @@ func (m *Mailbox) apply(ls *listing) Changes {
 }
 
 // moveNewToCur renames files of new/ into cur/ with an empty flag list,
-// keeping their base names and so their UIDs.
-func (m *Mailbox) moveNewToCur() {
+// keeping their base names and so their UIDs. It reports whether it
+// renamed anything.
+func (m *Mailbox) moveNewToCur() bool {
+	moved := false
 	for i := range m.recs {
 		r := &m.recs[i]
 		if !r.inNew {
@@ -466,10 +492,12 @@ func (m *Mailbox) moveNewToCur() {
 		err := os.Rename(filepath.Join(m.dir, "new", name), filepath.Join(m.dir, "cur", dst))
 		if err == nil {
 			m.setName(r, dst, false)
+			moved = true
 		} else if !errors.Is(err, os.ErrNotExist) {
 			m.s.log.Warn("maildir: moving to cur/", "dir", m.dir, "name", name, "err", err)
 		}
 	}
+	return moved
 }
 
 // reloadKeywords re-reads dovecot-keywords when it changed.
@@ -689,8 +717,12 @@ func (s *Store) nextUIDValidity(addr string, floor uint32) uint32 {
 			}
 			return next
 		}
+		o := s.ownerOf(root)
+		if err := o.fchown(f); err != nil {
+			s.log.Warn("maildir: giving away "+claim, "err", err)
+		}
 		f.Close()
-		werr := writeFileAtomic(filepath.Join(root, uidvalidityName), 0o600, func(w io.Writer) error {
+		werr := writeFileAtomic(filepath.Join(root, uidvalidityName), 0o600, o, func(w io.Writer) error {
 			_, err := fmt.Fprintf(w, "%08x", next)
 			return err
 		})

@@ -118,7 +118,9 @@ func parseUidlist(data []byte) (*uidlist, error) {
 			case 'N':
 				ul.next, err = parseUID(f[1:])
 			case 'G':
-				ul.guid = f[1:]
+				// A copy: a substring would keep the whole file alive
+				// for as long as a Mailbox holds the GUID.
+				ul.guid = strings.Clone(f[1:])
 			default:
 				extra = append(extra, f)
 			}
@@ -129,7 +131,7 @@ func parseUidlist(data []byte) (*uidlist, error) {
 		if ul.validity == 0 {
 			return nil, fmt.Errorf("%w: no UIDVALIDITY", errCorruptUidlist)
 		}
-		ul.hdrExtra = strings.Join(extra, " ")
+		ul.hdrExtra = strings.Clone(strings.Join(extra, " "))
 	default:
 		return nil, fmt.Errorf("%w: unknown version %.10q", errCorruptUidlist, fields[0])
 	}

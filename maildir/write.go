@@ -10,7 +10,8 @@ import (
 // writeFileAtomic replaces path with what write produces: a temporary file
 // in the same directory, fsync, rename over path, fsync the directory. A
 // reader sees the old content or the new one, never a mix, also after a crash.
-func writeFileAtomic(path string, perm os.FileMode, write func(io.Writer) error) error {
+// The file is given to o before it appears under its name.
+func writeFileAtomic(path string, perm os.FileMode, o owner, write func(io.Writer) error) error {
 	dir, base := filepath.Split(path)
 	f, err := os.CreateTemp(dir, "."+base+".tmp*")
 	if err != nil {
@@ -26,6 +27,9 @@ func writeFileAtomic(path string, perm os.FileMode, write func(io.Writer) error)
 	}()
 	if err := f.Chmod(perm); err != nil {
 		return fmt.Errorf("maildir: %w", err)
+	}
+	if err := o.fchown(f); err != nil {
+		return err
 	}
 	if err := write(f); err != nil {
 		return fmt.Errorf("maildir: writing %s: %w", path, err)
