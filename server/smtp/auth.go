@@ -28,18 +28,20 @@ type checkFunc func(authzid, user, pass string) error
 // plainServer is RFC 4616 PLAIN: one message "authzid NUL authcid NUL
 // passwd", sent as the initial response or after an empty challenge.
 type plainServer struct {
-	check checkFunc
-	step  int
+	check      checkFunc
+	challenged bool
+	done       bool
 }
 
 func (p *plainServer) Next(resp []byte) ([]byte, bool, error) {
-	p.step++
-	if resp == nil && p.step == 1 {
+	switch {
+	case p.done:
+		return nil, true, errSASLSequence
+	case resp == nil && !p.challenged:
+		p.challenged = true
 		return []byte{}, false, nil
 	}
-	if p.step > 2 {
-		return nil, true, errSASLSequence
-	}
+	p.done = true
 	parts := bytes.Split(resp, []byte{0})
 	if len(parts) != 3 || !validCredential(parts[1]) || !validCredential(parts[2]) || len(parts[0]) > maxCredential {
 		return nil, true, errSASLMalformed
