@@ -118,7 +118,8 @@ type front struct {
 	greeting     string // "HELO" or "EHLO", as last sent
 	needEHLO     bool   // after STARTTLS, until HELO/EHLO
 	errors, junk int
-	wbuf         []byte
+	wbuf         []byte // reply bytes from go-smtp not yet a whole line
+	out          []byte // reply lines not yet written
 	session      *session
 }
 

@@ -7,7 +7,6 @@ package smtp
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -67,16 +66,24 @@ func (f *front) sendReply(code int, enh gosmtp.EnhancedCode, text string) error 
 
 // emit writes one reply line and, for a final line, updates the state
 // that depends on replies and counts errors.
+// The lines of a multi-line reply (EHLO) go out together with its last
+// line: one write, one TLS record.
 func (f *front) emit(line string, count bool) error {
+	f.out = append(append(f.out, line...), '\r', '\n')
+	code, final := replyCode(line)
+	if !final && len(f.out) < 4096 {
+		return nil
+	}
 	f.raw.SetWriteDeadline(time.Now().Add(f.s.limits.CommandTimeout))
 	f.mu.Lock()
 	c := f.conn
 	f.mu.Unlock()
-	if _, err := io.WriteString(c, line+"\r\n"); err != nil {
+	_, err := c.Write(f.out)
+	f.out = f.out[:0]
+	if err != nil {
 		f.Close()
 		return errClosed
 	}
-	code, final := replyCode(line)
 	if !final {
 		return nil
 	}
