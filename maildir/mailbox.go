@@ -125,7 +125,7 @@ type Mailbox struct {
 	indexed indexState // what maildird-index on disk describes, as far as known
 
 	sum       *summaryCache // opened by the first Summary call
-	sumForget bool          // messages left: prune the cache on Close
+	sumForget bool          // messages left the view: prune the cache on Close
 }
 
 // OpenMailbox opens a folder of a user for reading and writing: files in
@@ -203,6 +203,10 @@ func (m *Mailbox) Close() error {
 	m.s.live.remove(m.dir, m)
 	if w != nil {
 		w.close()
+	}
+	// The cache is derived data: failing to write it loses no mail.
+	if err := m.closeSummaries(); err != nil {
+		m.s.log.Warn("maildir: writing the summary cache", "dir", m.dir, "err", err)
 	}
 	return nil
 }

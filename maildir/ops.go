@@ -230,6 +230,7 @@ func (m *Mailbox) Expunge(uids []uint32) ([]uint32, error) {
 	}
 	m.recs = keep
 	if len(out) > 0 {
+		m.sumForget = true
 		if err := m.s.addUsage(m.addr, -bytes, -count); err != nil {
 			m.s.log.Warn("maildir: quota update", "addr", m.addr, "err", err)
 		}
@@ -443,6 +444,7 @@ func (m *Mailbox) transfer(uids []uint32, dest string, move bool) ([]uint32, []u
 		m.s.live.notify(destDir, nil)
 		if move {
 			m.dropFromView(srcUIDs)
+			m.sumForget = true
 			if serr := syncDir(filepath.Join(m.dir, "cur")); serr != nil && err == nil {
 				err = serr
 			}

@@ -466,6 +466,9 @@ func (m *Mailbox) apply(ls *listing) Changes {
 	}
 	m.recs, m.names, m.garbage = recs, names, 0
 	m.newDir, m.curDir, m.stable = ls.newDir, ls.curDir, ls.stable
+	if len(ch.Expunged) > 0 {
+		m.sumForget = true
+	}
 	for _, u := range recs {
 		if u.uid >= m.next {
 			m.next = u.uid + 1
