@@ -53,6 +53,7 @@ type Listen struct {
 	POP3        string `ini:"pop3,listen"`
 	POP3S       string `ini:"pop3s,listen"`
 	HTTP        string `ini:"http,listen"`
+	HTTPS       string `ini:"https,listen"` // off by default: port 443 is often another web server's
 }
 
 // TLS is the [tls] section.
@@ -174,6 +175,7 @@ func (c *Config) Listeners() []Listener {
 		{"smtp", c.Listen.SMTP}, {"submission", c.Listen.Submission}, {"submissions", c.Listen.Submissions},
 		{"imap", c.Listen.IMAP}, {"imaps", c.Listen.IMAPS},
 		{"pop3", c.Listen.POP3}, {"pop3s", c.Listen.POP3S}, {"http", c.Listen.HTTP},
+		{"https", c.Listen.HTTPS},
 	}
 	on := all[:0]
 	for _, l := range all {

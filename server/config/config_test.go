@@ -260,3 +260,28 @@ func TestExampleCoversEveryKey(t *testing.T) {
 		t.Errorf("config.ini.example shows values other than the defaults:\n got %+v\nwant %+v", c, d)
 	}
 }
+
+// TestHTTPSListener: https is off unless set, and once set it is a
+// listener like the others (last in order, checked for clashes).
+func TestHTTPSListener(t *testing.T) {
+	c, err := parse(t, minimal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range c.Listeners() {
+		if l.Name == "https" {
+			t.Errorf("https on by default at %s", l.Addr)
+		}
+	}
+	c, err = parse(t, minimal+"[listen]\nhttps = :443\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls := c.Listeners()
+	if last := ls[len(ls)-1]; last != (Listener{"https", ":443"}) {
+		t.Errorf("last listener %+v, want https=:443", last)
+	}
+	if _, err := parse(t, minimal+"[listen]\nhttps = :80\n"); err == nil || !strings.Contains(err.Error(), "http and https both listen on :80") {
+		t.Errorf("https on the http port: %v", err)
+	}
+}
