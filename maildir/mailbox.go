@@ -150,6 +150,9 @@ func (s *Store) openMailbox(addr, folder string, readOnly bool) (*Mailbox, error
 		s: s, addr: addr, folder: folder, dir: dir, readOnly: readOnly,
 		notify: make(chan struct{}, 1), done: make(chan struct{}), pollEvery: defaultPollInterval,
 	}
+	if !readOnly {
+		m.sweepTmp()
+	}
 	m.loadIndex()
 	if _, err := m.sync(); err != nil {
 		return nil, err

@@ -217,22 +217,66 @@ func (m *Mailbox) recEnt(i int) ent {
 	}
 }
 
-// index builds byBase and drops duplicates: a base name both in new/ and
-// cur/ (a move seen half-way) counts once, from cur/.
+// index builds byBase and settles base names seen twice. A base name both
+// in new/ and cur/ is either a move seen half-way (new/ is read first) or
+// two files: the cur/ one keeps the name and its UID, and the new/ one is
+// renamed to a fresh base name (see splitDuplicate), so that it gets a UID
+// of its own instead of being hidden. Two files of one base name in the
+// same directory (only the flags differ) count once: that is what a flag
+// change during the read looks like, and renaming one of them could take
+// the UID away from the message that is really there.
 func (m *Mailbox) index(ls *listing) {
 	ls.byBase = make(map[string]int32, len(ls.ents))
 	out := ls.ents[:0]
+	var split []ent
 	for _, e := range ls.ents {
 		if j, dup := ls.byBase[e.fi.base]; dup {
-			if out[j].inNew && !e.inNew {
-				out[j] = e
+			if out[j].inNew != e.inNew {
+				inNew := e
+				if out[j].inNew {
+					inNew, out[j] = out[j], e
+				}
+				if fresh, ok := m.splitDuplicate(inNew.name); ok {
+					split = append(split, fresh)
+				}
 			}
 			continue
 		}
 		ls.byBase[e.fi.base] = int32(len(out))
 		out = append(out, e)
 	}
+	for _, e := range split {
+		ls.byBase[e.fi.base] = int32(len(out))
+		out = append(out, e)
+	}
 	ls.ents = out
+}
+
+// splitDuplicate renames new/name, whose base name is also in cur/, to a
+// fresh base name, as Dovecot does: when the rename fails because the file
+// is gone, it was no duplicate but a move to cur/ seen half-way.
+func (m *Mailbox) splitDuplicate(name string) (ent, bool) {
+	base := parseFileName(name).base
+	fresh := m.s.live.names.next(m.s.now())
+	if size, vsize := sizesFromBase(base); size >= 0 && vsize >= 0 {
+		fresh = withSizes(fresh, size, vsize)
+	}
+	fresh += name[len(base):]
+	dir := filepath.Join(m.dir, "new")
+	if err := os.Rename(filepath.Join(dir, name), filepath.Join(dir, fresh)); err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			m.s.log.Warn("maildir: renaming a duplicate", "dir", m.dir, "name", name, "err", err)
+		}
+		return ent{}, false
+	}
+	m.s.log.Warn("maildir: a file in new/ had the base name of one in cur/; renamed to get its own UID",
+		"dir", m.dir, "from", name, "to", fresh)
+	if err := syncDir(dir); err != nil {
+		m.s.log.Warn("maildir: renaming a duplicate", "dir", m.dir, "err", err)
+	}
+	fi := parseFileName(fresh)
+	_, vs := sizesFromBase(fi.base)
+	return ent{name: fresh, fi: fi, inNew: true, old: -1, mtime: noTime, vsize: vs}, true
 }
 
 // matchOld gives files of the view their UIDs; it reports whether some
@@ -492,7 +536,12 @@ func (m *Mailbox) moveNewToCur() bool {
 		if !strings.Contains(name, infoSep) {
 			dst = name + infoSep
 		}
-		err := os.Rename(filepath.Join(m.dir, "new", name), filepath.Join(m.dir, "cur", dst))
+		err := renameNoReplace(filepath.Join(m.dir, "new", name), filepath.Join(m.dir, "cur", dst))
+		if errors.Is(err, os.ErrExist) {
+			// Another file of that name appeared in cur/ since the
+			// read: both stay, and the next Sync splits them.
+			continue
+		}
 		if err == nil {
 			m.setName(r, dst, false)
 			moved = true
@@ -501,6 +550,22 @@ func (m *Mailbox) moveNewToCur() bool {
 		}
 	}
 	return moved
+}
+
+// renameNoReplace renames like os.Rename but never replaces an existing
+// dst (os.ErrExist then), where the file system can promise that.
+func renameNoReplace(src, dst string) error {
+	err := unix.Renameat2(unix.AT_FDCWD, src, unix.AT_FDCWD, dst, unix.RENAME_NOREPLACE)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, unix.EEXIST):
+		return fmt.Errorf("maildir: %s: %w", dst, os.ErrExist)
+	case errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS):
+		// No RENAME_NOREPLACE here: the plain rename Dovecot uses too.
+		return os.Rename(src, dst)
+	}
+	return &os.LinkError{Op: "rename", Old: src, New: dst, Err: err}
 }
 
 // reloadKeywords re-reads dovecot-keywords when it changed.
