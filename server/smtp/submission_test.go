@@ -292,3 +292,35 @@ func TestSubmissionTLS(t *testing.T) {
 	r.send("EHLO plain.example\r\n")
 	r.expectClosed()
 }
+
+// The debug trace logs commands, never credentials (STYLE.md practice 10).
+func TestNoCredentialsInLogs(t *testing.T) {
+	h := newHarness(t, Submission, nil)
+	r := h.raw("127.0.0.1")
+	r.expect("220 ")
+	r.send("EHLO c\r\n")
+	r.reply()
+	r.send("AUTH PLAIN " + plainIR("", alice, "wrong-secret-1") + "\r\n")
+	r.expect("535")
+	r.send("AUTH LOGIN\r\n")
+	r.expect("334")
+	r.send(b64(alice) + "\r\n")
+	r.expect("334")
+	r.send(b64("wrong-secret-2") + "\r\n")
+	r.expect("535")
+	r.send("AUTH PLAIN\r\n")
+	r.expect("334")
+	r.send(plainIR("", alice, alicePW) + "\r\n")
+	r.expect("235")
+	r.send("QUIT\r\n")
+	r.expect("221")
+	logs := h.logBuf.String()
+	if !strings.Contains(logs, "AUTH PLAIN <redacted>") {
+		t.Fatalf("trace missing (is debug logging on?):\n%s", logs)
+	}
+	for _, secret := range []string{"wrong-secret-1", "wrong-secret-2", alicePW, plainIR("", alice, "wrong-secret-1"), b64("wrong-secret-2"), plainIR("", alice, alicePW)} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("log contains %q:\n%s", secret, logs)
+		}
+	}
+}
