@@ -61,6 +61,7 @@ func (ss *session) deliver(r io.Reader, env envelope) (err error) {
 	st := &streamer{
 		w: out, limit: limit, maxHops: ss.s.limits.MaxHops,
 		submission: ss.s.opts.Mode.submission(), now: ss.s.now(), host: ss.s.opts.Hostname,
+		dotStuffed: ss.f.inData.Load(),
 	}
 	size, err := st.copy(r)
 	if err != nil {
@@ -197,6 +198,7 @@ type streamer struct {
 	limit      int64
 	maxHops    int
 	submission bool
+	dotStuffed bool // DATA (dot-stuffed), not BDAT
 	now        time.Time
 	host       string
 
@@ -208,19 +210,27 @@ type streamer struct {
 
 // copy streams r to w. Line ends: a bare LF becomes CRLF, so every copy
 // and every count sees one convention; CR alone and 8-bit bytes are kept
-// as they are. Dot-unstuffing is go-smtp's (only CRLF-terminated lines are
-// dot-stuffed, RFC 5321 §4.5.2, and only CRLF.CRLF ends the data).
+// as they are. Dot-unstuffing (RFC 5321 §4.5.2) is go-smtp's, extended
+// here to lines after a bare LF; only CRLF.CRLF ends the data.
 func (st *streamer) copy(r io.Reader) (int64, error) {
 	br := bufio.NewReaderSize(r, readBufSize)
 	st.hdr.init(st.maxHops, st.submission)
-	midLine, prevCR := false, false
+	midLine, prevCR, afterBareLF := false, false, false
 	for {
 		seg, rerr := br.ReadSlice('\n')
+		if afterBareLF && st.dotStuffed && len(seg) > 0 && seg[0] == '.' {
+			// go-smtp unstuffs only lines that follow CRLF; a line after a
+			// bare LF is treated the same, as if the LF were CRLF. Such a
+			// line is never an end of data, however (SMTP smuggling).
+			seg = seg[1:]
+		}
+		afterBareLF = false
 		if len(seg) > 0 {
 			line := seg
 			if seg[len(seg)-1] == '\n' && !(len(seg) >= 2 && seg[len(seg)-2] == '\r') && !(len(seg) == 1 && prevCR) {
 				st.scratch = append(append(st.scratch[:0], seg[:len(seg)-1]...), '\r', '\n')
 				line = st.scratch
+				afterBareLF = true
 			}
 			prevCR = seg[len(seg)-1] == '\r'
 			if err := st.line(line, midLine); err != nil {

@@ -42,6 +42,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -101,6 +102,9 @@ type front struct {
 	closed   bool
 	bdatOpen bool // a BDAT transfer is between chunks
 	closeOne sync.Once
+	// inData is set between 354 and the reply to the message; Data reads
+	// it (from go-smtp's BDAT goroutine too) to know DATA from BDAT.
+	inData atomic.Bool
 
 	// Used only by go-smtp's connection goroutine.
 	br           *bufio.Reader
@@ -114,7 +118,6 @@ type front struct {
 	dot          int
 	lineLen      int
 	expect       expectation
-	inData       bool   // between 354 and the reply to the message
 	greeting     string // "HELO" or "EHLO", as last sent
 	needEHLO     bool   // after STARTTLS, until HELO/EHLO
 	errors, junk int

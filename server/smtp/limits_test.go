@@ -136,6 +136,36 @@ func TestBareLFNormalised(t *testing.T) {
 	}
 }
 
+// A line after a bare LF is unstuffed like one after CRLF (DATA only),
+// and "LF . CRLF" is content, never the end of data (SMTP smuggling).
+func TestBareLFDotUnstuffing(t *testing.T) {
+	h := newHarness(t, MX, nil)
+	r := h.raw("")
+	r.expect("220 ")
+	r.send("EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<alice@example.org>\r\nDATA\r\n")
+	r.reply()
+	r.expect("250")
+	r.expect("250")
+	r.expect("354")
+	r.send("Subject: s\r\n\r\na\n..b\n.\r\nMAIL FROM:<smuggled@example.net>\r\n.\r\n")
+	r.expect("250 2.0.0")
+	r.send("RCPT TO:<alice@example.org>\r\n")
+	r.expect("502 5.5.1") // no smuggled transaction is open
+	_, body, _ := strings.Cut(string(h.store.messages(alice)[0]), "+0000\r\n")
+	if want := "Subject: s\r\n\r\na\r\n.b\r\n\r\nMAIL FROM:<smuggled@example.net>\r\n"; body != want {
+		t.Errorf("got %q\nwant %q", body, want)
+	}
+	// BDAT has no dot-stuffing: the same bytes stay.
+	r.send("MAIL FROM:<>\r\nRCPT TO:<bob@example.org>\r\nBDAT 9 LAST\r\na\n..b\n.\r\n")
+	r.expect("250")
+	r.expect("250")
+	r.expect("250 2.0.0")
+	_, body, _ = strings.Cut(string(h.store.messages(bob)[0]), "+0000\r\n")
+	if want := "a\r\n..b\r\n.\r\n"; body != want {
+		t.Errorf("BDAT: got %q\nwant %q", body, want)
+	}
+}
+
 func TestBDATExactBytes(t *testing.T) {
 	h := newHarness(t, MX, nil)
 	r := h.raw("")

@@ -92,7 +92,7 @@ func (f *front) emit(line string, count bool) error {
 	case code == 354 && f.expect == expectData:
 		f.dot, f.lineLen = dotBeginLine, 0
 		f.setMode(modeData)
-		f.inData = true
+		f.inData.Store(true)
 		f.expect = expectNone
 		return nil
 	case code == 334 && f.expect == expectAuth:
@@ -103,8 +103,8 @@ func (f *front) emit(line string, count bool) error {
 		if code == 250 && f.chunkLast {
 			f.junk = 0 // a message went through
 		}
-	case f.inData:
-		f.inData = false
+	case f.inData.Load():
+		f.inData.Store(false)
 		if code == 250 {
 			f.junk = 0
 		}
