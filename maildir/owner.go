@@ -102,11 +102,14 @@ func (s *Store) mkdirAll(dir string) error {
 			return err
 		}
 	}
+	// Asked before the directory exists: a new user root (or domain
+	// directory) takes the owner of the directory above it.
+	o := s.ownerOf(dir)
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		if os.IsExist(err) {
 			return nil // made by someone else meanwhile
 		}
 		return fmt.Errorf("maildir: %w", err)
 	}
-	return s.ownerOf(dir).chown(dir)
+	return o.chown(dir)
 }
