@@ -45,6 +45,10 @@ commands:
   alias add ALIAS TARGET[,TARGET] deliver mail for ALIAS to the targets
   alias del ALIAS                 delete an alias
   alias list                      list the aliases
+  junk list USER                  show USER's junk block and allow lists
+  junk add USER SENDER            send mail from SENDER (address or @domain) to Junk
+  junk allow USER SENDER          always deliver mail from SENDER to the inbox
+  junk del USER SENDER            take SENDER off both lists
   check                           check the configuration and the data dir
   version                         print the version
 
@@ -125,6 +129,8 @@ func dispatch(ctx context.Context, configPath string, args []string, e env) erro
 		return cmdUser(configPath, rest, e)
 	case "alias":
 		return cmdAlias(configPath, rest, e)
+	case "junk":
+		return cmdJunk(configPath, rest, e)
 	case "check":
 		if len(rest) > 0 {
 			return usagef("check takes no arguments")

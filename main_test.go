@@ -221,3 +221,19 @@ func TestCheckReportsMismatchedCertificate(t *testing.T) {
 	os.WriteFile(cfg, bytes.Replace(text, []byte("mode = selfsigned"), []byte("mode = files"), 1), 0o644)
 	runCLI(t, "", "-config", cfg, "check").must(t, exitError, "problem: tls", "")
 }
+
+func TestJunkCommand(t *testing.T) {
+	cfg, _ := writeConfig(t, "")
+	runCLI(t, "pw\n", "-config", cfg, "user", "add", "alice@example.org").must(t, exitOK, "added", "")
+	runCLI(t, "", "-config", cfg, "junk", "add", "alice@example.org", "Spam@Example.COM").must(t, exitOK, "on the blocklist", "")
+	runCLI(t, "", "-config", cfg, "junk", "add", "alice@example.org", "@junk.example").must(t, exitOK, "", "")
+	runCLI(t, "", "-config", cfg, "junk", "allow", "Alice@example.org", "friend@junk.example").must(t, exitOK, "on the allowlist", "")
+	runCLI(t, "", "-config", cfg, "junk", "list", "alice@example.org").
+		must(t, exitOK, "block spam@example.com\nblock @junk.example\nallow friend@junk.example\n", "")
+	runCLI(t, "", "-config", cfg, "junk", "del", "alice@example.org", "@junk.example").must(t, exitOK, "removed", "")
+	runCLI(t, "", "-config", cfg, "junk", "del", "alice@example.org", "@junk.example").must(t, exitError, "", "not on")
+	runCLI(t, "", "-config", cfg, "junk", "add", "alice@example.org", "not-an-address").must(t, exitError, "", "bad junk list entry")
+	runCLI(t, "", "-config", cfg, "junk", "add", "nobody@example.org", "a@b.example").must(t, exitError, "", "nobody@example.org")
+	runCLI(t, "", "-config", cfg, "junk", "list").must(t, exitUsage, "", "junk list takes one USER")
+	runCLI(t, "", "-config", cfg, "junk", "frob", "a", "b").must(t, exitUsage, "", "unknown junk subcommand")
+}
