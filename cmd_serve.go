@@ -76,6 +76,7 @@ func cmdServe(ctx context.Context, configPath string, e env) error {
 	if err := group.Start(serve); err != nil {
 		return err
 	}
+	go prefetchCertificate(ctx, tlsSrc, cfg, logger)
 	for _, p := range plan {
 		if p.serve != nil {
 			logger.Info("listen address", "service", p.Name, "addr", p.Addr)
@@ -115,18 +116,31 @@ func newLogger(c config.Log, w io.Writer) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(w, opts)), nil
 }
 
-// newTLSSource builds the certificate source. ACME needs the web listener,
-// which this build does not have yet: autocert is reported, not fatal, so a
-// config written for the full server still starts.
+// newTLSSource builds the certificate source.
 func newTLSSource(cfg *config.Config, logger *slog.Logger) (*mdtls.Source, error) {
-	if cfg.TLS.Mode == mdtls.ModeAutocert {
-		logger.Warn("tls mode autocert is not available in this build yet; TLS is off until it is (use mode = selfsigned or files)")
-		return nil, nil
-	}
 	return mdtls.New(mdtls.Options{
 		Mode: cfg.TLS.Mode, Hostname: cfg.Server.Hostname, DataDir: cfg.Server.DataDir,
-		CertFile: cfg.TLS.Cert, KeyFile: cfg.TLS.Key, Logger: logger,
+		CertFile: cfg.TLS.Cert, KeyFile: cfg.TLS.Key,
+		Domains: cfg.Server.Domains, ACMEEmail: cfg.TLS.ACMEEmail, ACMEDirectory: cfg.TLS.ACMEDirectory,
+		Logger: logger,
 	})
+}
+
+// prefetchCertificate gets the hostname's ACME certificate (from the
+// cache, or from the CA now that the http listener answers), so that the
+// first client does not wait for it. Other modes have nothing to fetch.
+func prefetchCertificate(ctx context.Context, src *mdtls.Source, cfg *config.Config, logger *slog.Logger) {
+	if cfg.TLS.Mode != mdtls.ModeAutocert {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, mdtls.PrefetchTimeout)
+	defer cancel()
+	if err := src.Prefetch(ctx); err != nil {
+		logger.Warn("tls: no ACME certificate yet; check that DNS points "+cfg.Server.Hostname+
+			" here and port 80 reaches [listen] http", "directory", cfg.TLS.ACMEDirectory, "err", err)
+		return
+	}
+	logger.Info("tls: ACME certificate ready", "name", cfg.Server.Hostname)
 }
 
 // lockDataDir makes sure only one server runs on a data dir: two would

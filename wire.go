@@ -60,12 +60,14 @@ func planListeners(d deps) []plannedListener {
 			}
 		case "smtp", "submission", "submissions":
 			p.serve, p.reason = d.smtpListener(l)
+		case "http", "https":
+			// planWeb, below, once the mail listeners are known.
 		default:
 			p.reason = "not served by this build yet"
 		}
 		out = append(out, p)
 	}
-	return out
+	return planWeb(d, out)
 }
 
 func (d deps) tlsConfig(opts mdtls.ConfigOptions) *tls.Config {
