@@ -162,6 +162,7 @@ func TestSubmissionSenderRules(t *testing.T) {
 		{"header-two-addresses", alice, "alice@example.org, bob@example.org", 250, 550},
 		{"header-missing", alice, "", 250, 550},
 		{"header-garbage", alice, "<<<", 250, 550},
+		{"header-huge", alice, strings.Repeat("Alice ", 2000) + "<alice@example.org>", 250, 550},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
