@@ -322,6 +322,11 @@ func (m *Mailbox) matchUidlist(ls *listing, ul *uidlist) {
 
 // syncLocked assigns UIDs to new files and rewrites the uidlist, under the
 // dotlock, after reading the uidlist and the changed directories again.
+// This is what one new file costs in a big folder: the uidlist is read,
+// matched and written whole, because another process may have given UIDs
+// since the view was taken, and a record the view lacks must keep its UID.
+// (Dovecot appends records instead; a torn append would make the strict
+// parser here rebuild the folder with a new UIDVALIDITY.)
 func (m *Mailbox) syncLocked(prev *listing) (*listing, error) {
 	lock, err := m.s.lockFolder(m.dir)
 	if err != nil {
