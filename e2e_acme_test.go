@@ -37,88 +37,22 @@ const pebbleVersion = "v2.10.3"
 // question with 127.0.0.1. maildird gets its certificate over http-01 on
 // its http port (tls-alpn-01 is tried first and fails: there is no https
 // listener), then the POP3S, IMAPS and SMTP STARTTLS handshakes verify
-// against Pebble's root, with and without SNI. A second start, with Pebble
+// against Pebble's root, with and without SNI (IMAPS once this build
+// serves it). A second start, with Pebble
 // stopped, serves the same certificate from <data_dir>/acme.
 func TestServeAutocertWithPebble(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: no ACME server")
-	}
-	pebble, challtestsrv := pebbleBinaries(t)
-	dir := t.TempDir()
-	caPEM := writeServingCert(t, dir)
-
-	dnsPort := freeTCPAndUDPPort(t)
-	acmePort, mgmtPort, challMgmtPort, closedPort := freePort(t), freePort(t), freePort(t), freePort(t)
 	httpPort, pop3sPort, imapsPort, smtpPort, submissionPort := freePort(t), freePort(t), freePort(t), freePort(t), freePort(t)
-
-	startDaemon(t, "challtestsrv", nil, challtestsrv,
-		"-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
-		"-dnsserver", "127.0.0.1:"+dnsPort, "-management", "127.0.0.1:"+challMgmtPort,
-		"-http01", "", "-https01", "", "-tlsalpn01", "", "-doh", "")
-	pebbleConf := map[string]any{"pebble": map[string]any{
-		"listenAddress":                  "127.0.0.1:" + acmePort,
-		"managementListenAddress":        "127.0.0.1:" + mgmtPort,
-		"certificate":                    filepath.Join(dir, "pebble-cert.pem"),
-		"privateKey":                     filepath.Join(dir, "pebble-key.pem"),
-		"httpPort":                       atoi(t, httpPort),
-		"tlsPort":                        atoi(t, closedPort),
-		"ocspResponderURL":               "",
-		"externalAccountBindingRequired": false,
-		"retryAfter":                     map[string]int{"authz": 1, "order": 1},
-		"profiles": map[string]any{"default": map[string]any{
-			"description": "default", "validityPeriod": 7776000,
-		}},
-	}}
-	confJSON, _ := json.Marshal(pebbleConf)
-	confPath := filepath.Join(dir, "pebble.json")
-	if err := os.WriteFile(confPath, confJSON, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	stopPebble := startDaemon(t, "pebble", []string{"PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0"},
-		pebble, "-config", confPath, "-dnsserver", "127.0.0.1:"+dnsPort)
-
-	caPool := x509.NewCertPool()
-	caPool.AppendCertsFromPEM(caPEM)
-	pebbleClient := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: caPool}}}
-	waitHTTP(t, pebbleClient, "https://127.0.0.1:"+acmePort+"/dir")
-
-	// maildird trusts Pebble's directory through SSL_CERT_FILE, as it
-	// would trust Let's Encrypt through the system roots.
-	t.Setenv("SSL_CERT_FILE", filepath.Join(dir, "pebble-cert.pem"))
-	cfg, dataDir := writeConfig(t, "")
-	text, _ := os.ReadFile(cfg)
-	conf := string(text)
-	for _, r := range [][2]string{
-		{"smtp =\n", "smtp = 127.0.0.1:" + smtpPort + "\n"},
-		{"submission =\n", "submission = 127.0.0.1:" + submissionPort + "\n"},
-		{"imaps =\n", "imaps = 127.0.0.1:" + imapsPort + "\n"},
-		{"pop3s =\n", "pop3s = 127.0.0.1:" + pop3sPort + "\n"},
-		{"http =\n", "http = 127.0.0.1:" + httpPort + "\n"},
-		{"mode = selfsigned\n", "mode = autocert\nacme_email = admin@example.org\nacme_directory = https://127.0.0.1:" + acmePort + "/dir\n"},
-	} {
-		conf = strings.Replace(conf, r[0], r[1], 1)
-	}
-	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	ca := startPebble(t, httpPort, freePort(t)) // nothing listens on its tls-alpn-01 port
+	cfg, dataDir := autocertConfig(t, ca, map[string]string{
+		"smtp": smtpPort, "submission": submissionPort, "imaps": imapsPort, "pop3s": pop3sPort, "http": httpPort,
+	})
 
 	s := startServer(t, t.TempDir(), "-config", cfg)
 	imapsServed := !strings.Contains(logLine(t, s, "service=imaps "), "status=")
 	if l := logLine(t, s, "tls: "); !strings.Contains(l, "ACME certificate ready") {
 		t.Fatalf("no certificate from Pebble: %s\nlog:\n%s", l, s.log)
 	}
-
-	// Pebble's root is made at its start and offered on its management port.
-	resp, err := pebbleClient.Get("https://127.0.0.1:" + mgmtPort + "/roots/0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rootPEM, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(rootPEM) {
-		t.Fatalf("Pebble's root: %q", rootPEM)
-	}
+	roots := ca.roots(t)
 
 	leaf := handshakeVerified(t, "pop3s", "127.0.0.1:"+pop3sPort, roots, true, nil)
 	handshakeVerified(t, "pop3s without SNI", "127.0.0.1:"+pop3sPort, roots, false, nil)
@@ -135,7 +69,7 @@ func TestServeAutocertWithPebble(t *testing.T) {
 	s.stop(t, syscall.SIGTERM)
 
 	// Second start: Pebble is gone, the cache is all there is.
-	stopPebble()
+	ca.stop()
 	s = startServer(t, t.TempDir(), "-config", cfg)
 	logLine(t, s, "service=pop3s ")
 	if l := logLine(t, s, "tls: "); !strings.Contains(l, "ACME certificate ready") {
@@ -146,6 +80,143 @@ func TestServeAutocertWithPebble(t *testing.T) {
 		t.Error("the second start serves another certificate than the cached one")
 	}
 	s.stop(t, syscall.SIGTERM)
+}
+
+// TestServeAutocertTLSALPN has no http listener, only https: Pebble can
+// validate over tls-alpn-01 on it alone. The autoconfig name gets its own
+// certificate on its first https request, and the document fetched over
+// https, verified against Pebble's root, names the POP3S port.
+func TestServeAutocertTLSALPN(t *testing.T) {
+	httpsPort, pop3sPort := freePort(t), freePort(t)
+	ca := startPebble(t, freePort(t), httpsPort) // nothing listens on its http-01 port
+	cfg, _ := autocertConfig(t, ca, map[string]string{"https": httpsPort, "pop3s": pop3sPort})
+	s := startServer(t, t.TempDir(), "-config", cfg)
+	if l := logLine(t, s, "tls: "); !strings.Contains(l, "ACME certificate ready") {
+		t.Fatalf("no certificate from Pebble: %s\nlog:\n%s", l, s.log)
+	}
+	roots := ca.roots(t)
+	handshakeVerified(t, "pop3s", "127.0.0.1:"+pop3sPort, roots, true, nil)
+
+	client := &http.Client{Timeout: time.Minute, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: roots},
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, "127.0.0.1:"+httpsPort)
+		},
+	}}
+	resp, err := client.Get("https://autoconfig.example.org:" + httpsPort + "/mail/config-v1.1.xml?emailaddress=alice@example.org")
+	if err != nil {
+		t.Fatalf("autoconfig over https with a certificate for autoconfig.example.org: %v\nlog:\n%s", err, s.log)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "<port>"+pop3sPort+"</port>") {
+		t.Errorf("autoconfig: %d\n%s", resp.StatusCode, body)
+	}
+	if names := resp.TLS.PeerCertificates[0].DNSNames; len(names) != 1 || names[0] != "autoconfig.example.org" {
+		t.Errorf("https certificate for %q", names)
+	}
+	s.stop(t, syscall.SIGTERM)
+}
+
+// pebbleCA is a running Pebble and its challenge test server.
+type pebbleCA struct {
+	directory string // the ACME directory URL
+	api       *http.Client
+	mgmt      string // https://127.0.0.1:port of the management API
+	certFile  string // the API's certificate, for SSL_CERT_FILE
+	stop      func()
+}
+
+// startPebble runs Pebble on 127.0.0.1, validating http-01 on httpPort and
+// tls-alpn-01 on tlsPort, with every name resolving to 127.0.0.1.
+func startPebble(t *testing.T, httpPort, tlsPort string) *pebbleCA {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: no ACME server")
+	}
+	pebble, challtestsrv := pebbleBinaries(t)
+	dir := t.TempDir()
+	caPEM := writeServingCert(t, dir)
+	dnsPort := freeTCPAndUDPPort(t)
+	acmePort, mgmtPort, challMgmtPort := freePort(t), freePort(t), freePort(t)
+
+	startDaemon(t, "challtestsrv", nil, challtestsrv,
+		"-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
+		"-dnsserver", "127.0.0.1:"+dnsPort, "-management", "127.0.0.1:"+challMgmtPort,
+		"-http01", "", "-https01", "", "-tlsalpn01", "", "-doh", "")
+	conf, _ := json.Marshal(map[string]any{"pebble": map[string]any{
+		"listenAddress":                  "127.0.0.1:" + acmePort,
+		"managementListenAddress":        "127.0.0.1:" + mgmtPort,
+		"certificate":                    filepath.Join(dir, "pebble-cert.pem"),
+		"privateKey":                     filepath.Join(dir, "pebble-key.pem"),
+		"httpPort":                       atoi(t, httpPort),
+		"tlsPort":                        atoi(t, tlsPort),
+		"ocspResponderURL":               "",
+		"externalAccountBindingRequired": false,
+		"retryAfter":                     map[string]int{"authz": 1, "order": 1},
+		"profiles": map[string]any{"default": map[string]any{
+			"description": "default", "validityPeriod": 7776000,
+		}},
+	}})
+	confPath := filepath.Join(dir, "pebble.json")
+	if err := os.WriteFile(confPath, conf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stop := startDaemon(t, "pebble", []string{"PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0"},
+		pebble, "-config", confPath, "-dnsserver", "127.0.0.1:"+dnsPort)
+
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	ca := &pebbleCA{
+		directory: "https://127.0.0.1:" + acmePort + "/dir",
+		api:       &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}},
+		mgmt:      "https://127.0.0.1:" + mgmtPort,
+		certFile:  filepath.Join(dir, "pebble-cert.pem"),
+		stop:      stop,
+	}
+	waitHTTP(t, ca.api, ca.directory)
+	return ca
+}
+
+// roots returns Pebble's root, made at its start and offered on its
+// management port.
+func (ca *pebbleCA) roots(t *testing.T) *x509.CertPool {
+	t.Helper()
+	resp, err := ca.api.Get(ca.mgmt + "/roots/0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	rootPEM, _ := io.ReadAll(resp.Body)
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(rootPEM) {
+		t.Fatalf("Pebble's root: %q", rootPEM)
+	}
+	return roots
+}
+
+// autocertConfig writes a config in mode autocert against ca with the
+// given listeners (name -> port on 127.0.0.1) on. maildird trusts the
+// ACME API through SSL_CERT_FILE, as it trusts Let's Encrypt's through the
+// system roots.
+func autocertConfig(t *testing.T, ca *pebbleCA, ports map[string]string) (cfg, dataDir string) {
+	t.Helper()
+	t.Setenv("SSL_CERT_FILE", ca.certFile)
+	cfg, dataDir = writeConfig(t, "")
+	text, _ := os.ReadFile(cfg)
+	conf := strings.Replace(string(text), "mode = selfsigned\n",
+		"mode = autocert\nacme_email = admin@example.org\nacme_directory = "+ca.directory+"\n", 1)
+	for name, port := range ports {
+		if name == "https" {
+			conf = strings.Replace(conf, "[listen]\n", "[listen]\nhttps = 127.0.0.1:"+port+"\n", 1)
+			continue
+		}
+		conf = strings.Replace(conf, "\n"+name+" =\n", "\n"+name+" = 127.0.0.1:"+port+"\n", 1)
+	}
+	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return cfg, dataDir
 }
 
 // logLine returns the first log line containing want, whether it was
