@@ -38,8 +38,8 @@ const pebbleVersion = "v2.10.3"
 // its http port (tls-alpn-01 is tried first and fails: there is no https
 // listener), then the POP3S, IMAPS and SMTP STARTTLS handshakes verify
 // against Pebble's root, with and without SNI (IMAPS once this build
-// serves it). A second start, with Pebble
-// stopped, serves the same certificate from <data_dir>/acme.
+// serves it). A second start, with Pebble stopped, serves the same
+// certificate from <data_dir>/acme.
 func TestServeAutocertWithPebble(t *testing.T) {
 	httpPort, pop3sPort, imapsPort, smtpPort, submissionPort := freePort(t), freePort(t), freePort(t), freePort(t), freePort(t)
 	ca := startPebble(t, httpPort, freePort(t)) // nothing listens on its tls-alpn-01 port
