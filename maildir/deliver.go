@@ -12,6 +12,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -159,6 +161,10 @@ func (d *Delivery) Commit() error {
 	}
 	d.f = nil
 	base := withSizes(d.unique, d.lw.size, d.lw.vsize)
+	var from, returnPath string
+	if slices.ContainsFunc(d.rcpts, func(r deliveryRcpt) bool { return r.folder == inboxName }) {
+		from, returnPath = spooledSenders(d.path)
+	}
 	var made []string
 	rollback := func(err error) error {
 		for _, p := range made {
@@ -170,7 +176,19 @@ func (d *Delivery) Commit() error {
 		d.fail(errDeliveryDone)
 		return err
 	}
+	placed := make([]deliveryRcpt, 0, len(d.rcpts)) // where each copy went
+	sizes := make([]int64, 0, len(d.rcpts))
 	for _, r := range d.rcpts {
+		if r.folder == inboxName && d.s.junkVerdictFor(r.addr, from, returnPath) {
+			dst, dir, size, err := d.s.placeJunkCopy(d.path, r.addr)
+			if err != nil {
+				return rollback(err)
+			}
+			made = append(made, dst)
+			placed = append(placed, deliveryRcpt{addr: r.addr, folder: junkFolder, dir: dir})
+			sizes = append(sizes, size)
+			continue
+		}
 		dst := filepath.Join(r.dir, "new", base)
 		// A hard link shares the spool file's owner: it is given to the
 		// first recipient's owner, and a recipient with another owner
@@ -189,6 +207,8 @@ func (d *Delivery) Commit() error {
 			return rollback(err)
 		}
 		made = append(made, dst)
+		placed = append(placed, r)
+		sizes = append(sizes, d.lw.size)
 	}
 	for _, p := range made {
 		if err := syncDir(filepath.Dir(p)); err != nil {
@@ -196,13 +216,46 @@ func (d *Delivery) Commit() error {
 		}
 	}
 	d.fail(errDeliveryDone) // removes the spool file; the links stay
-	for _, r := range d.rcpts {
-		if err := d.s.addUsage(r.addr, d.lw.size, 1); err != nil {
+	for i, r := range placed {
+		if err := d.s.addUsage(r.addr, sizes[i], 1); err != nil {
 			d.s.log.Warn("maildir: quota update", "addr", r.addr, "err", err)
 		}
 		d.s.live.notify(r.dir, nil)
 	}
 	return nil
+}
+
+// placeJunkCopy delivers the spooled message to addr's Junk folder with
+// "X-Spam-Status: Yes" in front and the $Junk keyword, durably in cur/.
+// It returns the file, the folder directory and the stored size.
+func (s *Store) placeJunkCopy(spool, addr string) (path, dir string, size int64, err error) {
+	name, err := s.SpecialFolder(addr, UseJunk)
+	if err != nil {
+		return "", "", 0, err
+	}
+	if dir, err = s.mailboxDir(addr, name); err != nil {
+		return "", "", 0, err
+	}
+	t, err := s.addKeywords(dir, []string{junkKeyword})
+	if err != nil {
+		return "", "", 0, err
+	}
+	mask, _ := t.mask([]string{junkKeyword})
+	f, err := os.Open(spool)
+	if err != nil {
+		return "", "", 0, fmt.Errorf("maildir: %w", err)
+	}
+	defer f.Close()
+	sm, err := s.storeMessage(filepath.Join(dir, "tmp"), io.MultiReader(strings.NewReader(spamHeader), f), 0, time.Time{})
+	if err != nil {
+		return "", "", 0, err
+	}
+	path = filepath.Join(dir, "cur", curName(sm.base, 0, mask, 0))
+	if err := os.Rename(sm.tmpPath, path); err != nil {
+		os.Remove(sm.tmpPath)
+		return "", "", 0, fmt.Errorf("maildir: %w", err)
+	}
+	return path, dir, sm.size, nil
 }
 
 // placeSpooled links the spool file to dst (when link is set), or copies

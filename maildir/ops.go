@@ -42,6 +42,18 @@ func (m *Mailbox) StoreFlags(uids []uint32, op FlagOp, flags Flag, keywords []st
 	if op < FlagsSet || op > FlagsRemove {
 		return fmt.Errorf("maildir: bad flag operation %d", op)
 	}
+	lesson, teach := m.lessonForKeywords(uids, op, keywords)
+	if err := m.storeFlags(uids, op, flags, keywords); err != nil {
+		return err
+	}
+	if teach {
+		m.learn(lesson)
+	}
+	return nil
+}
+
+// storeFlags is StoreFlags without the junk learning.
+func (m *Mailbox) storeFlags(uids []uint32, op FlagOp, flags Flag, keywords []string) error {
 	if err := checkKeywords(keywords); err != nil {
 		return err
 	}
@@ -366,13 +378,23 @@ func (s *Store) assignUIDsLocked(addr, dir string, bases []string) ([]uint32, ui
 // flags, keywords and internal dates, with a hard link where possible. It
 // returns the source UIDs copied and their new UIDs (UIDPLUS COPYUID).
 func (m *Mailbox) CopyTo(uids []uint32, dest string) (srcUIDs, destUIDs []uint32, destValidity uint32, err error) {
-	return m.transfer(uids, dest, false)
+	lesson, teach := m.lessonForTransfer(uids, dest)
+	srcUIDs, destUIDs, destValidity, err = m.transfer(uids, dest, false)
+	if err == nil && teach {
+		m.learn(lesson)
+	}
+	return srcUIDs, destUIDs, destValidity, err
 }
 
 // MoveTo moves messages into the folder dest (RFC 6851): the files are
 // renamed into dest, then leave this view. It returns what CopyTo does.
 func (m *Mailbox) MoveTo(uids []uint32, dest string) (srcUIDs, destUIDs []uint32, destValidity uint32, err error) {
-	return m.transfer(uids, dest, true)
+	lesson, teach := m.lessonForTransfer(uids, dest)
+	srcUIDs, destUIDs, destValidity, err = m.transfer(uids, dest, true)
+	if err == nil && teach {
+		m.learn(lesson)
+	}
+	return srcUIDs, destUIDs, destValidity, err
 }
 
 type transferItem struct {

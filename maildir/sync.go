@@ -357,7 +357,9 @@ func (m *Mailbox) syncLocked(prev *listing) (*listing, error) {
 	case errors.Is(err, os.ErrNotExist) || errors.Is(err, errCorruptUidlist):
 		if errors.Is(err, errCorruptUidlist) {
 			m.s.log.Warn("maildir: rebuilding the uidlist with a new UIDVALIDITY", "dir", m.dir, "err", err)
-		} else if len(ls.ents) > 0 || m.validity != 0 {
+		} else if m.validity != 0 || slices.ContainsFunc(ls.ents, func(e ent) bool { return !e.inNew }) {
+			// Files in cur/ had UIDs once; only new/ files are what
+			// deliveries leave before a folder's first open.
 			m.s.log.Warn("maildir: uidlist missing, rebuilding with a new UIDVALIDITY", "dir", m.dir)
 		}
 		ul = &uidlist{validity: m.s.nextUIDValidity(m.addr, m.validity), next: 1, guid: newGUID()}
