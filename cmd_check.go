@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -153,6 +154,17 @@ func checkTLS(cfg *config.Config, e env, report func(string, ...any)) {
 			return
 		}
 		fmt.Fprintf(e.stdout, "ok: tls certificate %s\n", cfg.TLS.Cert)
+	case mdtls.ModeAutocert:
+		if _, err := newTLSSource(cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+			report("%v", err)
+			return
+		}
+		if cfg.Listen.HTTP == "" && cfg.Listen.HTTPS == "" {
+			report("tls: mode autocert needs [listen] http (port 80) or https (port 443): Let's Encrypt checks the box there")
+			return
+		}
+		fmt.Fprintf(e.stdout, "ok: tls mode autocert for %s, certificates kept in %s\n",
+			cfg.Server.Hostname, filepath.Join(cfg.Server.DataDir, "acme"))
 	case mdtls.ModeOff:
 		fmt.Fprintln(e.stdout, "note: tls is off: passwords are only accepted from this machine itself")
 	default:

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -127,4 +128,28 @@ func TestPlanWebMountsACME(t *testing.T) {
 	if rec := get(planned(t, plan, "http").serve.Service.(http.Handler), "http://evil.example.com/.well-known/acme-challenge/x"); rec.Code != 404 {
 		t.Errorf("selfsigned: %d, want 404", rec.Code)
 	}
+}
+
+// TestCheckAutocert: check says where ACME certificates go, and names the
+// two mistakes that keep Let's Encrypt from issuing any.
+func TestCheckAutocert(t *testing.T) {
+	withMode := func(extra string, edits ...[2]string) string {
+		cfg, _ := writeConfig(t, extra)
+		text, _ := os.ReadFile(cfg)
+		conf := strings.Replace(string(text), "mode = selfsigned", "mode = autocert", 1)
+		for _, e := range edits {
+			conf = strings.Replace(conf, e[0], e[1], 1)
+		}
+		if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	runCLI(t, "", "-config", withMode("", [2]string{"http =\n", "http = 127.0.0.1:2080\n"}), "check").
+		must(t, exitOK, "ok: tls mode autocert for mail.example.org", "")
+	runCLI(t, "", "-config", withMode(""), "check").
+		must(t, exitError, "problem: tls: mode autocert needs [listen] http", "")
+	runCLI(t, "", "-config", withMode("", [2]string{"http =\n", "http = 127.0.0.1:2080\n"},
+		[2]string{"hostname = mail.example.org", "hostname = localhost"}), "check").
+		must(t, exitError, "needs a DNS name with a dot", "")
 }
