@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
 	"github.com/maildird/maildird/server/auth"
@@ -66,9 +67,27 @@ func readPassword(e env) (string, error) {
 	return pw, nil
 }
 
-func promptPassword(f *os.File, prompt io.Writer) (string, error) {
+// promptPassword asks twice on a terminal. Echo goes off before the first
+// prompt is printed and stays off until the end, so a password typed or
+// pasted the moment the prompt appears is never shown.
+func promptPassword(f *os.File, prompt io.Writer) (pw string, err error) {
+	fd := int(f.Fd())
+	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return "", fmt.Errorf("reading the terminal settings: %w", err)
+	}
+	quiet := *old
+	quiet.Lflag &^= unix.ECHO
+	if err := unix.IoctlSetTermios(fd, unix.TCSETS, &quiet); err != nil {
+		return "", fmt.Errorf("turning the terminal echo off: %w", err)
+	}
+	defer unix.IoctlSetTermios(fd, unix.TCSETS, old)
+	return askTwice(fd, prompt)
+}
+
+func askTwice(fd int, prompt io.Writer) (string, error) {
 	fmt.Fprint(prompt, "Password: ")
-	first, err := term.ReadPassword(int(f.Fd()))
+	first, err := term.ReadPassword(fd)
 	fmt.Fprintln(prompt)
 	if err != nil {
 		return "", fmt.Errorf("reading the password: %w", err)
@@ -77,7 +96,7 @@ func promptPassword(f *os.File, prompt io.Writer) (string, error) {
 		return "", errors.New("empty password")
 	}
 	fmt.Fprint(prompt, "Again: ")
-	second, err := term.ReadPassword(int(f.Fd()))
+	second, err := term.ReadPassword(fd)
 	fmt.Fprintln(prompt)
 	if err != nil {
 		return "", fmt.Errorf("reading the password: %w", err)
