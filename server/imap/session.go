@@ -22,8 +22,8 @@ type session struct {
 	remote netip.Addr
 	local  netip.Addr
 
-	user string       // set by Login
-	sel  *selection   // the selected folder, nil outside the selected state
+	user string        // set by Login
+	sel  *selection    // the selected folder, nil outside the selected state
 	res  goimap.UIDSet // the saved SEARCH result (RFC 5182), as UIDs
 
 	authed     atomic.Bool
