@@ -8,6 +8,7 @@ import (
 	"github.com/maildird/maildird/server"
 	"github.com/maildird/maildird/server/auth"
 	"github.com/maildird/maildird/server/config"
+	"github.com/maildird/maildird/server/imap"
 	"github.com/maildird/maildird/server/pop3"
 	"github.com/maildird/maildird/server/smtp"
 	mdtls "github.com/maildird/maildird/tls"
@@ -46,6 +47,20 @@ func planListeners(d deps) []plannedListener {
 		}
 		return pop
 	}
+	var imapSrv *imap.Server
+	newIMAP := func() *imap.Server {
+		if imapSrv == nil {
+			imapSrv = imap.New(imap.Options{
+				Hostname: d.cfg.Server.Hostname,
+				TLS:      d.tlsConfig(mdtls.ConfigOptions{SessionTickets: true}),
+				Store:    d.store, Auth: d.authn,
+				AllowPlaintext: d.cfg.Auth.AllowPlaintext,
+				MaxMessageSize: d.cfg.Limits.MaxMessageSize,
+				Logger:         d.log,
+			})
+		}
+		return imapSrv
+	}
 	var out []plannedListener
 	for _, l := range d.cfg.Listeners() {
 		p := plannedListener{Listener: l}
@@ -55,6 +70,14 @@ func planListeners(d deps) []plannedListener {
 		case "pop3s":
 			if cfg := d.tlsConfig(mdtls.ConfigOptions{SessionTickets: true}); cfg != nil {
 				p.serve = &server.Listener{Name: l.Name, Addr: l.Addr, Service: newPOP3(), TLS: cfg}
+			} else {
+				p.reason = "needs TLS, which is off"
+			}
+		case "imap":
+			p.serve = &server.Listener{Name: l.Name, Addr: l.Addr, Service: newIMAP()}
+		case "imaps":
+			if cfg := d.tlsConfig(mdtls.ConfigOptions{SessionTickets: true}); cfg != nil {
+				p.serve = &server.Listener{Name: l.Name, Addr: l.Addr, Service: newIMAP(), TLS: cfg}
 			} else {
 				p.reason = "needs TLS, which is off"
 			}
