@@ -173,4 +173,3 @@ print("left", subjects(i, "INBOX"))
 	}
 	m.proc.stop(t, syscall.SIGTERM)
 }
-
