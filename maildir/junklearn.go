@@ -2,7 +2,7 @@ package maildir
 
 // Learning from the Spam button and routing by the junk lists.
 //
-// A message copied or moved into Junk, or given the $Junk keyword, puts
+// A message copied, moved or appended into Junk, or given the $Junk keyword, puts
 // its sender on the user's blocklist; one moved from Junk to INBOX, or
 // given $NotJunk, puts the sender on the allowlist (which takes it off the
 // blocklist). The sender is the From address, or the Return-Path when From
@@ -37,15 +37,57 @@ const (
 // messageSenders returns the From address and the Return-Path of a
 // message, lower-cased, "" when absent or unreadable.
 func messageSenders(r io.Reader) (from, returnPath string) {
+	from, returnPath, _ = messageFacts(r)
+	return from, returnPath
+}
+
+// messageFacts is messageSenders plus whether the message carries our
+// "X-Spam-Status: Yes".
+func messageFacts(r io.Reader) (from, returnPath string, spam bool) {
 	tp := textproto.NewReader(bufio.NewReader(io.LimitReader(r, maxSenderHeader)))
 	h, _ := tp.ReadMIMEHeader() // a partial header is still worth reading
+	spam = strings.HasPrefix(strings.ToLower(strings.TrimSpace(h.Get("X-Spam-Status"))), "yes")
 	if list, err := mail.ParseAddressList(h.Get("From")); err == nil && len(list) > 0 {
 		from = strings.ToLower(list[0].Address)
 	} else if a := angleAddr(h.Get("From")); a != "" {
 		from = a
 	}
 	returnPath = angleAddr(h.Get("Return-Path"))
-	return from, returnPath
+	return from, returnPath, spam
+}
+
+// learnFromAppend is the Spam button of clients that move messages by
+// APPEND and EXPUNGE (mbsync, and any client syncing a local copy): a
+// message appended to Junk blocklists its sender, and one appended to
+// INBOX that carries our X-Spam-Status: Yes (a message the lists had sent
+// to Junk, moved back) allowlists it.
+func (m *Mailbox) learnFromAppend(path string) {
+	if m.folder != junkFolder && m.folder != inboxName {
+		return
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return
+	}
+	from, rp, spam := messageFacts(f)
+	f.Close()
+	l := junkLesson{list: Blocklist}
+	if m.folder == inboxName {
+		if !spam {
+			return
+		}
+		l.list = Allowlist
+	}
+	sender := from
+	if sender == "" {
+		sender = rp
+	}
+	if sender == "" {
+		m.s.log.Info("maildir: junk learning: no sender address in appended message", "addr", m.addr, "folder", m.folder)
+		return
+	}
+	l.senders = []string{sender}
+	m.learn(l)
 }
 
 // angleAddr takes the address out of "<a@b>" or "Name <a@b>", leniently.

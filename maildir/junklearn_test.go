@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func junkMsg(from, subject string) string {
@@ -157,5 +158,41 @@ func TestMessageSenders(t *testing.T) {
 		if from, rp := messageSenders(strings.NewReader(c.msg)); from != c.from || rp != c.rp {
 			t.Errorf("messageSenders(%q) = %q, %q; want %q, %q", c.msg, from, rp, c.from, c.rp)
 		}
+	}
+}
+
+// TestAppendTeaches: clients that move by APPEND and EXPUNGE (mbsync)
+// teach the lists too, and an ordinary APPEND to INBOX teaches nothing.
+func TestAppendTeaches(t *testing.T) {
+	s := newJunkStore(t)
+	const alice = "alice@example.org"
+	if _, err := s.SpecialFolder(alice, UseJunk); err != nil {
+		t.Fatal(err)
+	}
+	junk, err := s.OpenMailbox(alice, "Junk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer junk.Close()
+	if _, err := junk.Append(strings.NewReader(junkMsg("x@bad.example", "a")), 0, nil, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := s.JunkEntries(alice, Blocklist); !slices.Equal(e, []string{"x@bad.example"}) {
+		t.Fatalf("blocklist after APPEND to Junk %q", e)
+	}
+	inbox, err := s.OpenMailbox(alice, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inbox.Close()
+	inbox.Append(strings.NewReader(junkMsg("y@fine.example", "b")), 0, nil, time.Time{})
+	if e, _ := s.JunkEntries(alice, Allowlist); len(e) != 0 {
+		t.Fatalf("an ordinary APPEND allowlisted %q", e)
+	}
+	inbox.Append(strings.NewReader("X-Spam-Status: Yes\r\n"+junkMsg("x@bad.example", "c")), 0, nil, time.Time{})
+	block, _ := s.JunkEntries(alice, Blocklist)
+	allow, _ := s.JunkEntries(alice, Allowlist)
+	if len(block) != 0 || !slices.Equal(allow, []string{"x@bad.example"}) {
+		t.Errorf("after moving a marked message back by APPEND: block %q allow %q", block, allow)
 	}
 }

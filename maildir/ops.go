@@ -330,6 +330,7 @@ func (m *Mailbox) Append(r io.Reader, flags Flag, keywords []string, date time.T
 		m.s.log.Warn("maildir: quota update", "addr", m.addr, "err", err)
 	}
 	m.s.live.notify(m.dir, nil)
+	m.learnFromAppend(dst)
 	return uids[0], nil
 }
 
