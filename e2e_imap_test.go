@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -170,6 +171,114 @@ print("left", subjects(i, "INBOX"))
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+	m.proc.stop(t, syscall.SIGTERM)
+}
+
+// TestServeSpamButtonWithMbsync presses the Spam button the way a syncing
+// client does: mbsync mirrors INBOX and Junk, the message file is moved
+// between the local folders, and the next sync uploads it (APPEND) and
+// expunges the original.
+func TestServeSpamButtonWithMbsync(t *testing.T) {
+	mbsync, err := exec.LookPath("mbsync")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("mbsync is not installed (CI installs isync)")
+		}
+		t.Skip("mbsync is not installed")
+	}
+	m := startMailServer(t)
+	local := t.TempDir()
+	rc := filepath.Join(local, "mbsyncrc")
+	conf := `IMAPAccount acct
+Host 127.0.0.1
+Port ` + m.imap + `
+User alice@example.org
+Pass "secret alice@example.org"
+SSLType None
+AuthMechs LOGIN
+
+IMAPStore remote
+Account acct
+
+MaildirStore near
+Path ` + local + `/mail/
+Inbox ` + local + `/mail/INBOX
+SubFolders Verbatim
+
+Channel mail
+Far :remote:
+Near :near:
+Patterns INBOX Junk
+Create Both
+Expunge Both
+SyncState *
+`
+	if err := os.WriteFile(rc, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(local, "mail"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	sync := func() {
+		t.Helper()
+		cmd := exec.Command(mbsync, "-c", rc, "-a")
+		cmd.Env = append(os.Environ(), "HOME="+local)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("mbsync: %v\n%s", err, out)
+		}
+	}
+	// moveLocal moves the one message file of folder from to folder to,
+	// dropping mbsync's ",U=" (a moved file is a new message there).
+	moveLocal := func(from, to string) {
+		t.Helper()
+		files, _ := filepath.Glob(filepath.Join(local, "mail", from, "cur", "*"))
+		news, _ := filepath.Glob(filepath.Join(local, "mail", from, "new", "*"))
+		files = append(files, news...)
+		if len(files) != 1 {
+			t.Fatalf("local %s holds %d messages, want 1", from, len(files))
+		}
+		name := filepath.Base(files[0])
+		if i := strings.Index(name, ",U="); i >= 0 {
+			j := strings.IndexAny(name[i+1:], ",:")
+			name = name[:i] + name[i+1+j:]
+		}
+		if err := os.Rename(files[0], filepath.Join(local, "mail", to, "cur", name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	m.python(t, `send("spammer@spam.example", ["alice@example.org"], "one")`)
+	sync()
+	moveLocal("INBOX", "Junk")
+	sync()
+	out := m.python(t, `
+send("spammer@spam.example", ["alice@example.org"], "two")
+a = login("alice@example.org")
+print("Junk", subjects(a, "Junk"))
+print("INBOX", subjects(a, "INBOX"))
+`)
+	if !strings.Contains(out, "Junk ['one', 'two [spam]']") || !strings.Contains(out, "INBOX []") {
+		t.Fatalf("after mbsync moved the message to Junk:\n%s", out)
+	}
+
+	// Moving the marked message back out of Junk allows the sender.
+	sync()
+	files, _ := filepath.Glob(filepath.Join(local, "mail", "Junk", "*", "*"))
+	for _, f := range files {
+		if b, _ := os.ReadFile(f); strings.Contains(string(b), "Subject: one") {
+			os.Remove(f) // keep only "two" to move
+		}
+	}
+	moveLocal("Junk", "INBOX")
+	sync()
+	out = m.python(t, `
+send("spammer@spam.example", ["alice@example.org"], "three")
+a = login("alice@example.org")
+print("INBOX", subjects(a, "INBOX"))
+`)
+	if !strings.Contains(out, "INBOX ['two [spam]', 'three']") {
+		t.Errorf("after mbsync moved the message back:\n%s", out)
 	}
 	m.proc.stop(t, syscall.SIGTERM)
 }

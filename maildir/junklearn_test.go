@@ -1,9 +1,11 @@
 package maildir
 
 import (
+	"fmt"
 	"io"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -194,5 +196,64 @@ func TestAppendTeaches(t *testing.T) {
 	allow, _ := s.JunkEntries(alice, Allowlist)
 	if len(block) != 0 || !slices.Equal(allow, []string{"x@bad.example"}) {
 		t.Errorf("after moving a marked message back by APPEND: block %q allow %q", block, allow)
+	}
+}
+
+// TestJunkListsUnderConcurrentMovesAndDeliveries: Spam-button moves in
+// several sessions, deliveries reading the lists and direct edits all at
+// once leave a well-formed list holding every lesson.
+func TestJunkListsUnderConcurrentMovesAndDeliveries(t *testing.T) {
+	s := newJunkStore(t)
+	const alice = "alice@example.org"
+	if _, err := s.SpecialFolder(alice, UseJunk); err != nil {
+		t.Fatal(err)
+	}
+	const senders = 12
+	for i := range senders {
+		deliverTo(t, s, junkMsg(fmt.Sprintf("s%d@spam.example", i), "x"), alice)
+	}
+	var wg sync.WaitGroup
+	for w := range 3 { // three sessions, each moving its share to Junk
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			mb, err := s.OpenMailbox(alice, "INBOX")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer mb.Close()
+			for i := w; i < senders; i += 3 {
+				for _, m := range mb.Messages() {
+					if mb.senderOf(m.UID) == fmt.Sprintf("s%d@spam.example", i) {
+						if _, _, _, err := mb.MoveTo([]uint32{m.UID}, "Junk"); err != nil {
+							t.Error(err)
+						}
+					}
+				}
+			}
+		}()
+	}
+	wg.Add(2)
+	go func() { // deliveries consulting the lists
+		defer wg.Done()
+		for i := range 20 {
+			deliverTo(t, s, junkMsg(fmt.Sprintf("other%d@fine.example", i), "y"), alice)
+		}
+	}()
+	go func() { // the junk command editing at the same time
+		defer wg.Done()
+		for i := range 20 {
+			s.AddJunkEntry(alice, Allowlist, fmt.Sprintf("friend%d@fine.example", i))
+		}
+	}()
+	wg.Wait()
+	block, _ := s.JunkEntries(alice, Blocklist)
+	allow, _ := s.JunkEntries(alice, Allowlist)
+	if len(block) != senders || len(allow) != 20 {
+		t.Errorf("%d blocked (want %d) and %d allowed (want 20)", len(block), senders, len(allow))
+	}
+	if got := subjects(t, s, alice, "INBOX"); len(got) != 20 {
+		t.Errorf("INBOX holds %d messages, want the 20 other deliveries", len(got))
 	}
 }
