@@ -1,0 +1,270 @@
+package bench
+
+import (
+	"bufio"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/maildird/maildird/internal/dovecottest"
+	"github.com/maildird/maildird/maildir"
+)
+
+// genMaildir writes n messages straight into the user's INBOX cur/, in
+// Dovecot's file name form with S= and W=, with a spread of flags,
+// senders and subjects: the shape of a real INBOX, made in seconds.
+func genMaildir(b *testing.B, root string, n int) {
+	b.Helper()
+	dir := filepath.Join(root, "example.org", "alice")
+	for _, sub := range []string{"cur", "new", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
+			b.Fatal(err)
+		}
+	}
+	flags := []string{"", "S", "S", "RS", "FS", "S", ""}
+	body := strings.Repeat("Some ordinary text of a family mail, to make it the usual size.\n", 30)
+	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range n {
+		msg := fmt.Sprintf("Return-Path: <sender%d@example.net>\nFrom: Sender %d <sender%d@example.net>\nTo: Alice <alice@example.org>\n"+
+			"Subject: Message number %d about topic %d\nDate: Mon, 1 Jan 2024 10:00:00 +0000\nMessage-ID: <%d@example.net>\n"+
+			"MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n\n%s", i%97, i%97, i%97, i, i%13, i, body)
+		lines := strings.Count(msg, "\n")
+		date := base.Add(time.Duration(i) * time.Minute)
+		name := fmt.Sprintf("%d.M%dP1.bench,S=%d,W=%d:2,%s", date.Unix(), i, len(msg), len(msg)+lines, flags[i%len(flags)])
+		path := filepath.Join(dir, "cur", name)
+		if err := os.WriteFile(path, []byte(msg), 0o600); err != nil {
+			b.Fatal(err)
+		}
+		os.Chtimes(path, date, date)
+	}
+}
+
+// maildirdProcess runs the built binary serving IMAP on root.
+type maildirdProcess struct {
+	cmd  *exec.Cmd
+	addr string
+}
+
+func buildMaildird(b *testing.B) string {
+	b.Helper()
+	bin := filepath.Join(b.TempDir(), "maildird")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Dir = ".."
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func startMaildird(b *testing.B, bin, root string) *maildirdProcess {
+	b.Helper()
+	dir := b.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cfg := filepath.Join(dir, "config.ini")
+	text := fmt.Sprintf("[server]\nhostname = bench.example.org\ndomains = example.org\ndata_dir = %s\n[storage]\nmail_root = %s\n"+
+		"[listen]\nsmtp =\nsubmission =\nsubmissions =\nimap = %s\nimaps =\npop3 =\npop3s =\nhttp =\n"+
+		"[tls]\nmode = off\n[limits]\nmax_connections_per_ip = 1000\n[log]\nlevel = warn\n", filepath.Join(dir, "data"), root, addr)
+	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	add := exec.Command(bin, "-config", cfg, "user", "add", benchUser)
+	add.Stdin = strings.NewReader(benchPass + "\n")
+	if out, err := add.CombinedOutput(); err != nil {
+		b.Fatalf("user add: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "-config", cfg)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	p := &maildirdProcess{cmd: cmd, addr: addr}
+	b.Cleanup(p.stop)
+	for i := 0; ; i++ {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			break
+		}
+		if i == 200 {
+			b.Fatal("maildird did not start listening")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return p
+}
+
+func (p *maildirdProcess) stop() {
+	if p.cmd.ProcessState == nil {
+		p.cmd.Process.Signal(os.Interrupt)
+		p.cmd.Wait()
+	}
+}
+
+// rssKB is a process's resident set size.
+func rssKB(b *testing.B, pid int) int {
+	b.Helper()
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			n, _ := strconv.Atoi(strings.Fields(v)[0])
+			return n
+		}
+	}
+	b.Fatal("no VmRSS")
+	return 0
+}
+
+func login(b *testing.B, addr string) *imapclient.Client {
+	b.Helper()
+	c, err := imapclient.DialInsecure(addr, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := c.Login(benchUser, benchPass).Wait(); err != nil {
+		b.Fatalf("login to %s: %v", addr, err)
+	}
+	return c
+}
+
+// timed runs fn and returns how long it took.
+func timed(fn func()) time.Duration {
+	start := time.Now()
+	fn()
+	return time.Since(start)
+}
+
+// imapWorkload is the list of measured operations, run against one server.
+func imapWorkload(b *testing.B, addr string, n int) map[string]time.Duration {
+	b.Helper()
+	out := map[string]time.Duration{}
+	all := imap.UIDSetNum()
+	all.AddRange(1, 0)
+	flagsRun := func() {
+		c := login(b, addr)
+		defer c.Close()
+		if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+			b.Fatal(err)
+		}
+		msgs, err := c.Fetch(all, &imap.FetchOptions{UID: true, Flags: true}).Collect()
+		if err != nil || len(msgs) != n {
+			b.Fatalf("UID FETCH 1:* (FLAGS): %d messages, %v", len(msgs), err)
+		}
+	}
+	out["select+flags-cold"] = timed(flagsRun)
+	out["select+flags-warm"] = timed(flagsRun)
+
+	c := login(b, addr)
+	defer c.Close()
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		b.Fatal(err)
+	}
+	var seqAll imap.SeqSet
+	seqAll.AddRange(1, 0)
+	envelopes := func() {
+		msgs, err := c.Fetch(seqAll, &imap.FetchOptions{Envelope: true}).Collect()
+		if err != nil || len(msgs) != n {
+			b.Fatalf("FETCH 1:* (ENVELOPE): %d, %v", len(msgs), err)
+		}
+	}
+	out["envelope-first"] = timed(envelopes)
+	out["envelope-warm"] = timed(envelopes)
+	out["search-subject"] = timed(func() {
+		data, err := c.UIDSearch(&imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "Subject", Value: "topic 7"}}}, nil).Wait()
+		if err != nil || len(data.AllUIDs()) == 0 {
+			b.Fatalf("UID SEARCH SUBJECT: %v", err)
+		}
+	})
+	rng := rand.New(rand.NewPCG(1, 2))
+	out["100-random-body"] = timed(func() {
+		for range 100 {
+			uid := imap.UID(rng.IntN(n) + 1)
+			set := imap.UIDSetNum(uid)
+			msgs, err := c.Fetch(set, &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{{Peek: true}}}).Collect()
+			if err != nil || len(msgs) != 1 {
+				b.Fatalf("UID FETCH %d BODY.PEEK[]: %v", uid, err)
+			}
+		}
+	})
+	return out
+}
+
+// idleConnections opens k authenticated connections with INBOX selected.
+func idleConnections(b *testing.B, addr string, k int) []*imapclient.Client {
+	b.Helper()
+	var cs []*imapclient.Client
+	for range k {
+		c := login(b, addr)
+		if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+			b.Fatal(err)
+		}
+		cs = append(cs, c)
+	}
+	return cs
+}
+
+// BenchmarkIMAPVsDovecot measures maildird and Dovecot on the same
+// generated Maildir in the same run. Run it with -benchtime 1x; each
+// size is one sub-benchmark. Figures are milliseconds per operation for
+// each server and the ratio maildird/Dovecot (lower is better), and the
+// RSS maildird adds for 200 idle connections with INBOX selected.
+func BenchmarkIMAPVsDovecot(b *testing.B) {
+	bin := buildMaildird(b)
+	for _, n := range []int{10000, 100000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			root := filepath.Join(b.TempDir(), "mail")
+			genMaildir(b, root, n)
+			// The UIDs are given out once, by maildird, so both servers
+			// serve the same ones.
+			store, err := maildir.Open(maildir.Options{Root: root})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if mb, err := store.OpenMailbox(benchUser, "INBOX"); err != nil {
+				b.Fatal(err)
+			} else {
+				mb.Close()
+			}
+			dc := dovecottest.Start(b, dovecottest.Options{MailRoot: root, Users: map[string]string{benchUser: benchPass}})
+			md := startMaildird(b, bin, root)
+			b.ResetTimer()
+			for range b.N {
+				ours := imapWorkload(b, md.addr, n)
+				theirs := imapWorkload(b, dc.IMAPAddr, n)
+				for name, d := range ours {
+					b.ReportMetric(float64(d.Microseconds())/1000, name+"-maildird-ms")
+					b.ReportMetric(float64(theirs[name].Microseconds())/1000, name+"-dovecot-ms")
+					b.ReportMetric(float64(d)/float64(theirs[name]), name+"-ratio")
+				}
+			}
+			b.StopTimer()
+			before := rssKB(b, md.cmd.Process.Pid)
+			conns := idleConnections(b, md.addr, 200)
+			time.Sleep(500 * time.Millisecond)
+			after := rssKB(b, md.cmd.Process.Pid)
+			for _, c := range conns {
+				c.Close()
+			}
+			b.ReportMetric(float64(after-before)/1024, "idle200-added-MB")
+			b.ReportMetric(float64(after)/1024, "rss-with-200-MB")
+		})
+	}
+}
