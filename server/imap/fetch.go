@@ -181,12 +181,40 @@ func (f *fetcher) check(options *goimap.FetchOptions) error {
 			return errUnknownCTE
 		}
 	}
+	for _, bs := range options.BinarySectionSize {
+		// Dovecot answers BINARY.SIZE of a part that exists from the
+		// decoded form of the whole message, and so refuses it when any
+		// part cannot be decoded.
+		s, err := f.summary()
+		if err != nil {
+			return err
+		}
+		if _, ok := s.Part(bs.Part...); ok && !allDecodable(&s.Body) {
+			return errUnknownCTE
+		}
+	}
 	for _, bs := range options.BodySection {
 		if bs.Specifier == goimap.PartSpecifierMIME && len(bs.Part) == 0 {
 			return &goimap.Error{Type: goimap.StatusResponseTypeBad, Text: "MIME needs a part number"}
 		}
 	}
 	return nil
+}
+
+// allDecodable reports whether BINARY can decode every leaf part of p.
+func allDecodable(p *maildir.BodyPart) bool {
+	switch {
+	case p.IsMultipart():
+		for i := range p.Parts {
+			if !allDecodable(&p.Parts[i]) {
+				return false
+			}
+		}
+		return true
+	case p.IsMessage():
+		return allDecodable(p.Message)
+	}
+	return knownEncoding(p)
 }
 
 // errShortMessage reports a message file that ended before the size its

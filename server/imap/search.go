@@ -6,16 +6,17 @@ package imap
 //   - Dates disregard time and timezone: the internal date is taken in
 //     the server's zone, the Date header in its own zone (the day the
 //     sender wrote). A message whose Date header is missing or does not
-//     parse matches no SENT* key.
+//     parse was sent on 1 January 1970.
 //   - Header and body text is searched as a case-insensitive substring of
 //     the decoded text: RFC 2047 encoded words in headers, transfer
 //     encodings and charsets in bodies, everything as UTF-8 compared by
 //     Unicode title case. FROM, TO, CC and BCC search the addresses as
-//     "name <mailbox@host>"; SUBJECT with runs of white space made one
-//     space. HEADER with an empty string matches any message that has the
-//     field.
-//   - BODY searches the bodies of all leaf parts (not the headers of
-//     parts or of attached messages); TEXT searches headers too.
+//     "name <mailbox@host>" (or "<mailbox@host>"); SUBJECT with runs of
+//     white space made one space. HEADER with an empty string matches any
+//     message that has the field.
+//   - BODY searches the bodies of the text/* parts (not other parts, nor
+//     the headers of parts or of attached messages); TEXT searches every
+//     header too.
 //
 // Charsets other than UTF-8, US-ASCII, ISO-8859-1, ISO-8859-15 and
 // Windows-1252 are searched as if they were UTF-8: decoding more would
@@ -82,7 +83,7 @@ func (m *matcher) match(c *goimap.SearchCriteria) (bool, error) {
 		}
 		t, err := mail.ParseDate(s.Envelope.Date)
 		if err != nil {
-			return false, nil
+			t = time.Unix(0, 0).UTC()
 		}
 		if !dayInRange(t, c.SentSince, c.SentBefore) {
 			return false, nil
@@ -290,7 +291,7 @@ func addressText(list []maildir.Address) string {
 		case a.Name != "":
 			b.WriteString(a.Name + " <" + a.Mailbox + "@" + a.Host + ">")
 		default:
-			b.WriteString(a.Mailbox + "@" + a.Host)
+			b.WriteString("<" + a.Mailbox + "@" + a.Host + ">")
 		}
 	}
 	return b.String()
@@ -442,6 +443,8 @@ func (w *partWalker) walk(p *maildir.BodyPart) (bool, error) {
 		return false, nil
 	case p.IsMessage():
 		return w.walk(p.Message)
+	case p.Type != "text":
+		return false, nil
 	}
 	r, err := w.section(p.BodyOffset(), p.Size)
 	if err != nil {
@@ -455,11 +458,7 @@ func (w *partWalker) walk(p *maildir.BodyPart) (bool, error) {
 	case "quoted-printable":
 		dec = newQPReader(src)
 	}
-	cs := ""
-	if p.Type == "text" {
-		cs = p.Params["charset"]
-	}
-	found := searchStream(dec, charsetDecoder(cs), w.needle)
+	found := searchStream(dec, charsetDecoder(p.Params["charset"]), w.needle)
 	if src.err != nil {
 		return false, src.err
 	}

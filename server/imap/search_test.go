@@ -92,9 +92,10 @@ func TestSearch(t *testing.T) {
 		// Sent dates, by day in the Date header's own zone: 5 was sent on
 		// 6 March at +1400 (5 March in UTC); 4 has no Date.
 		{"SENTON 6-Mar-2024", "2 5"},
-		{"SENTBEFORE 6-Mar-2024", "1"},
+		{"SENTBEFORE 6-Mar-2024", "1 4"}, // no Date: 1970
 		{"SENTSINCE 6-Mar-2024", "2 3 5"},
 		{"NOT SENTON 6-Mar-2024", "1 3 4"},
+		{"SENTON 1-Jan-1970", "4"},
 		// Address fields: decoded, "name <mailbox@host>".
 		{"FROM alice", "1"},
 		{`FROM "Example <alice@"`, "1"},
@@ -102,6 +103,7 @@ func TestSearch(t *testing.T) {
 		{"TO undisclosed", "3"},
 		{"BCC hidden", "5"},
 		{"FROM @example.net", "4 5"},
+		{`FROM "<nobody@"`, "4"},
 		// Subject: decoded, case-insensitive, white space runs made one.
 		{`SUBJECT "hello world and"`, "1"},
 		{`SUBJECT "AUS K"`, "3"},
@@ -114,7 +116,8 @@ func TestSearch(t *testing.T) {
 		// Bodies: transfer encodings and charsets undone.
 		{`BODY "see the attachment"`, "2"},
 		{`BODY "original text"`, "2"}, // in the attached message
-		{`BODY "PDF-1.4"`, "2"},       // a base64 attachment
+		{`BODY "PDF-1.4"`, ""},        // not a text part
+		{`BODY "Hi Erin"`, "2"},       // quoted-printable
 		{`BODY "the original"`, ""},   // headers are not bodies
 		{`BODY "padding LINE"`, "3"},
 		{`BODY plain`, "1 4"},
@@ -233,7 +236,7 @@ func TestSearchHeaderDecoding(t *testing.T) {
 		{Mailbox: "team"}, {Mailbox: "b", Host: "y"}, {Name: "C", Mailbox: "c", Host: "z"}, {},
 		{Mailbox: "d", Host: "w"},
 	}
-	if got, want := addressText(list), "A <a@x>, team: b@y, C <c@z>;, d@w"; got != want {
+	if got, want := addressText(list), "A <a@x>, team: <b@y>, C <c@z>;, <d@w>"; got != want {
 		t.Errorf("addressText = %q, want %q", got, want)
 	}
 }

@@ -36,42 +36,42 @@ func bodySpan(p *maildir.BodyPart) span { return span{p.BodyOffset(), p.Size} }
 
 // bodySection resolves a BODY section to the bytes it names; for
 // HEADER.FIELDS (NOT) the span is the header the fields are taken from.
-// A section naming no part of this message is empty, as with Dovecot:
-// HEADER and TEXT of a part that is not message/rfc822 included.
-func (f *fetcher) bodySection(bs *goimap.FetchItemBodySection) (span, error) {
+// A section naming no part of this message is empty (ok false), as with
+// Dovecot: HEADER and TEXT of a part that is not message/rfc822 included.
+func (f *fetcher) bodySection(bs *goimap.FetchItemBodySection) (sp span, ok bool, err error) {
 	if len(bs.Part) == 0 && bs.Specifier == goimap.PartSpecifierNone {
-		return span{0, f.info.Size}, nil // no need for the summary
+		return span{0, f.info.Size}, true, nil // no need for the summary
 	}
 	s, err := f.summary()
 	if err != nil {
-		return span{}, err
+		return span{}, false, err
 	}
 	if len(bs.Part) == 0 {
 		switch bs.Specifier {
 		case goimap.PartSpecifierHeader:
-			return headerSpan(&s.Body), nil
+			return headerSpan(&s.Body), true, nil
 		case goimap.PartSpecifierText:
-			return bodySpan(&s.Body), nil
+			return bodySpan(&s.Body), true, nil
 		}
-		return span{}, nil
+		return span{}, false, nil
 	}
 	p, ok := s.Part(bs.Part...)
 	if !ok {
-		return span{}, nil
+		return span{}, false, nil
 	}
 	switch bs.Specifier {
 	case goimap.PartSpecifierNone:
-		return bodySpan(p), nil
+		return bodySpan(p), true, nil
 	case goimap.PartSpecifierMIME:
-		return headerSpan(p), nil
+		return headerSpan(p), true, nil
 	}
 	if !p.IsMessage() {
-		return span{}, nil
+		return span{}, false, nil
 	}
 	if bs.Specifier == goimap.PartSpecifierHeader {
-		return headerSpan(p.Message), nil
+		return headerSpan(p.Message), true, nil
 	}
-	return bodySpan(p.Message), nil
+	return bodySpan(p.Message), true, nil
 }
 
 // window applies a partial <offset.size> to a section of total bytes.
@@ -84,7 +84,7 @@ func window(total int64, partial *goimap.SectionPartial) (off, n int64) {
 }
 
 func (f *fetcher) writeBodySection(w *imapserver.FetchResponseWriter, bs *goimap.FetchItemBodySection) error {
-	sp, err := f.bodySection(bs)
+	sp, ok, err := f.bodySection(bs)
 	if err != nil {
 		return err
 	}
@@ -92,13 +92,13 @@ func (f *fetcher) writeBodySection(w *imapserver.FetchResponseWriter, bs *goimap
 	if len(bs.HeaderFieldsNot) > 0 {
 		names, not = bs.HeaderFieldsNot, true
 	}
-	if len(names) == 0 {
+	for i := range names {
+		// The writer echoes the names; Dovecot echoes them in upper case.
+		names[i] = strings.ToUpper(names[i])
+	}
+	if len(names) == 0 || !ok {
 		off, n := window(sp.n, bs.Partial)
 		return f.copySpan(w.WriteBodySection(bs, n), span{sp.off + off, n})
-	}
-	// The writer echoes the names; Dovecot echoes them in upper case.
-	for i := range names {
-		names[i] = strings.ToUpper(names[i])
 	}
 	want := make(map[string]bool, len(names))
 	for _, name := range names {
@@ -277,18 +277,21 @@ func finishLiteral(lit io.WriteCloser, written, size int64, err error) error {
 
 // filterHeader copies the fields of a header whose names are (or, with
 // not, are not) in want (upper case), in their order and with their
-// continuation lines, then the blank line that ends a header (RFC 3501
+// continuation lines, then the blank line that ends the header (RFC 3501
 // §6.4.5: "the subset of the header ... includes the delimiting blank
-// line"). A line without a colon is a field named by the whole line.
+// line"). As with Dovecot, a header that runs to the end of the message
+// gets a blank line too, unless what was copied ends without a line end.
+// A line without a colon is a field named by the whole line.
 func filterHeader(dst io.Writer, r io.Reader, want map[string]bool, not bool) error {
 	br := bufio.NewReaderSize(r, 4096)
 	dw := &errWriter{w: dst}
-	keep, lineStart := false, true
+	keep, lineStart, blank, endsLine := false, true, false, true
 	for {
 		frag, err := br.ReadSlice('\n')
 		if len(frag) > 0 {
 			if lineStart {
 				if isBlankLine(frag) && err != bufio.ErrBufferFull {
+					blank = true
 					break
 				}
 				if frag[0] != ' ' && frag[0] != '\t' {
@@ -297,6 +300,7 @@ func filterHeader(dst io.Writer, r io.Reader, want map[string]bool, not bool) er
 			}
 			if keep {
 				dw.Write(frag)
+				endsLine = frag[len(frag)-1] == '\n'
 			}
 		}
 		lineStart = err == nil
@@ -310,7 +314,9 @@ func filterHeader(dst io.Writer, r io.Reader, want map[string]bool, not bool) er
 			return err
 		}
 	}
-	dw.Write([]byte("\r\n"))
+	if blank || endsLine {
+		dw.Write([]byte("\r\n"))
+	}
 	return dw.err
 }
 

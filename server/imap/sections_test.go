@@ -49,7 +49,7 @@ func TestFetchBodySections(t *testing.T) {
 		{`1 (BODY.PEEK[HEADER.FIELDS (from Subject "to")] BODY.PEEK[HEADER.FIELDS.NOT (from Subject "to")])`,
 			"BODY[HEADER.FIELDS (\"FROM\" \"SUBJECT\" \"TO\")] {147}\r\nFrom: Alice Example <alice@example.org>\r\nTo: bob@example.org, \"Carol, C.\" <carol@example.net>\r\nSubject: =?UTF-8?B?SGVsbG8gd29ybGQ=?=\r\n and more\r\n\r\n BODY[HEADER.FIELDS.NOT (\"FROM\" \"SUBJECT\" \"TO\")] {196}\r\nReturn-Path: <alice@example.org>\r\nDate: Tue, 5 Mar 2024 10:00:00 +0100\r\nCc: =?UTF-8?Q?J=C3=BCrgen?= <juergen@example.de> (work)\r\nMessage-ID: <1234@example.org>\r\nIn-Reply-To: <1000@example.org>\r\n\r\n"},
 		{"2 (BODY[3.HEADER.FIELDS (Subject)] BODY[1.HEADER.FIELDS (Subject)])",
-			"BODY[3.HEADER.FIELDS (\"SUBJECT\")] {25}\r\nSubject: the original\r\n\r\n BODY[1.HEADER.FIELDS (\"SUBJECT\")] {2}\r\n\r\n"},
+			"BODY[3.HEADER.FIELDS (\"SUBJECT\")] {25}\r\nSubject: the original\r\n\r\n BODY[1.HEADER.FIELDS (\"SUBJECT\")] {0}\r\n"},
 		{"1 (BODY[HEADER.FIELDS (X-None)] BODY[HEADER.FIELDS (Subject)]<9.30>)",
 			"BODY[HEADER.FIELDS (\"X-NONE\")] {2}\r\n\r\n BODY[HEADER.FIELDS (\"SUBJECT\")]<9> " + lit("=?UTF-8?B?SGVsbG8gd29ybGQ=?=\r\n")},
 	} {
@@ -89,11 +89,19 @@ func TestFilterHeader(t *testing.T) {
 			t.Errorf("%v not=%v:\n got %q\nwant %q", tc.names, tc.not, b.String(), tc.want)
 		}
 	}
-	// A header that ends without a blank line still gets one.
-	var b strings.Builder
-	filterHeader(&b, strings.NewReader("A: 1\r\nB: 2"), map[string]bool{"B": true}, false)
-	if b.String() != "B: 2\r\n" {
-		t.Errorf("unterminated header: %q", b.String())
+	// A header that ends without a blank line gets one, unless it ends
+	// without a line end (Dovecot does so).
+	for in, want := range map[string]string{
+		"A: 1\r\nB: 2\r\n": "B: 2\r\n\r\n",
+		"A: 1\r\nB: 2":     "B: 2",
+		"B: 2\r\nA: 1":     "B: 2\r\n\r\n",
+		"A: 1":             "\r\n",
+	} {
+		var b strings.Builder
+		filterHeader(&b, strings.NewReader(in), map[string]bool{"B": true}, false)
+		if b.String() != want {
+			t.Errorf("unterminated header %q: %q, want %q", in, b.String(), want)
+		}
 	}
 }
 
@@ -115,13 +123,14 @@ func bigMessage() (msg string, payload []byte) {
 		b.WriteString(enc[:76] + "\r\n")
 		enc = enc[76:]
 	}
-	b.WriteString(enc + "\r\n--zz\r\nContent-Type: application/x-uu\r\nContent-Transfer-Encoding: x-uuencode\r\n\r\nbegin 644 x\r\n--zz--\r\n")
+	b.WriteString(enc + "\r\n--zz--\r\n")
 	return b.String(), payload
 }
 
 func TestFetchBinary(t *testing.T) {
 	big, payload := bigMessage()
-	c := startContentServer(t, ctMsg{body: ctTestdata(t, "nested.eml")}, ctMsg{body: big})
+	uu := "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=zz\r\n\r\n--zz\r\n\r\ntext\r\n--zz\r\nContent-Type: application/x-uu\r\nContent-Transfer-Encoding: x-uuencode\r\n\r\nbegin 644 x\r\n--zz--\r\n"
+	c := startContentServer(t, ctMsg{body: ctTestdata(t, "nested.eml")}, ctMsg{body: big}, ctMsg{body: uu})
 	crlfNested := strings.ReplaceAll(ctTestdata(t, "nested.eml"), "\n", "\r\n")
 	pdf := "%PDF-1.4\n%\xe2\xe3\xcf\xd3\n"
 	for _, tc := range []struct{ args, want string }{
@@ -146,16 +155,25 @@ func TestFetchBinary(t *testing.T) {
 	}
 	// An encoding we cannot undo: NO [UNKNOWN-CTE], nothing else written
 	// for the message but its (empty) FETCH.
-	lines := c.do("FETCH 2 (UID BINARY.PEEK[3])")
+	lines := c.do("FETCH 3 (UID BINARY.PEEK[2])")
 	if last := lines[len(lines)-1]; !strings.Contains(last, "NO [UNKNOWN-CTE]") {
 		t.Errorf("BINARY of x-uuencode: %q", lines)
 	}
-	if strings.Contains(strings.Join(lines, ""), "UID 2") {
+	if strings.Contains(strings.Join(lines, ""), "UID 3") {
 		t.Errorf("BINARY of x-uuencode wrote items: %q", lines)
 	}
-	lines = c.do("FETCH 2 (BINARY.SIZE[3])")
-	if last := lines[len(lines)-1]; !strings.Contains(last, "NO [UNKNOWN-CTE]") {
-		t.Errorf("BINARY.SIZE of x-uuencode: %q", lines)
+	// BINARY.SIZE of any part of such a message fails, as with Dovecot.
+	if got := c.fetch("3 (BINARY[1])"); got != "BINARY[1] ~{4}\r\ntext" {
+		t.Errorf("BINARY[1] next to x-uuencode: %q", got)
+	}
+	if got := c.fetch("3 (BINARY.SIZE[4])"); got != "BINARY.SIZE[4] 0" {
+		t.Errorf("BINARY.SIZE of no part: %q", got)
+	}
+	for _, part := range []string{"2", "1"} {
+		lines = c.do("FETCH 3 (BINARY.SIZE[" + part + "])")
+		if last := lines[len(lines)-1]; !strings.Contains(last, "NO [UNKNOWN-CTE]") {
+			t.Errorf("BINARY.SIZE[%s] of a message with x-uuencode: %q", part, lines)
+		}
 	}
 }
 
