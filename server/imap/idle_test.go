@@ -4,7 +4,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -191,14 +190,6 @@ func containsFlag(list []goimap.Flag, f goimap.Flag) bool {
 		}
 	}
 	return false
-}
-
-func uidsOf(msgs []*imapclient.FetchMessageBuffer) string {
-	var s []string
-	for _, m := range msgs {
-		s = append(s, strconv.Itoa(int(m.UID)))
-	}
-	return strings.Join(s, ",")
 }
 
 // An IDLE client gets EXPUNGE and FETCH FLAGS from another session at once.

@@ -167,14 +167,6 @@ func eqFoldASCII(a, b string) bool {
 	return true
 }
 
-// join adds a session to the folder's audience.
-func (b *sharedBox) join(sel *selection) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	sel.tracker = b.tracker.NewSession()
-	b.members[sel] = struct{}{}
-}
-
 // leave removes a session; the caller then releases its reference.
 func (b *sharedBox) leave(sel *selection) {
 	b.mu.Lock()
