@@ -7,6 +7,7 @@
 //	msg/<id>        the message as received (CRLF line ends), never changed
 //	env/<id>.json   the envelope and the state of every recipient
 //	flush           present: `maildird queue flush` asks for a retry now
+//	lock            flock: an envelope rewrite and a delete exclude each other
 //
 // A message is committed in two atomic steps, each a temporary file in
 // tmp/, fsync, rename, fsync of the directory: first msg/<id>, then

@@ -105,6 +105,7 @@ type remote struct {
 	dropData func(n int) bool          // drop the connection in the middle of DATA
 	delay    func(n int) time.Duration // before the reply to MAIL
 	users    map[string]string         // AUTH PLAIN/LOGIN accounts; nil: no AUTH
+	mechs    []string                  // offered mechanisms (default PLAIN and LOGIN)
 	authed   []string
 }
 
@@ -177,6 +178,9 @@ type remoteSession struct {
 func (s *remoteSession) AuthMechanisms() []string {
 	if s.r.users == nil {
 		return nil
+	}
+	if s.r.mechs != nil {
+		return s.r.mechs
 	}
 	return []string{sasl.Plain, sasl.Login}
 }

@@ -12,6 +12,7 @@ import (
 	"net"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/maildird/maildird/dnsresolv"
@@ -96,6 +97,7 @@ type Queue struct {
 	busy     map[string]bool // destination domain -> a delivery runs
 	inflight map[string]int  // message ID -> deliveries running
 	running  int
+	flushes  atomic.Int64 // Flush calls so far
 }
 
 // item is one queued message in memory; env mirrors the envelope file.
@@ -214,6 +216,7 @@ func (q *Queue) Stop() {
 
 // Flush makes every pending recipient due now.
 func (q *Queue) Flush() {
+	q.flushes.Add(1) // a delivery running now retries at once too
 	q.mu.Lock()
 	items := q.snapshot()
 	q.mu.Unlock()
@@ -387,13 +390,14 @@ func (q *Queue) job(it *item, env Envelope, domain string, rcpts []string) {
 	defer q.wg.Done()
 	defer q.release(env.ID, domain)
 	log := q.log.With("id", env.ID, "domain", domain)
+	flushes := q.flushes.Load()
 	results := q.deliverDomain(q.ctx, log, &env, domain, rcpts)
-	q.record(it, log, results)
+	q.record(it, log, results, q.flushes.Load() != flushes)
 }
 
 // record applies the results to the envelope, durably, then bounces the
 // failures and removes a finished message.
-func (q *Queue) record(it *item, log *slog.Logger, results map[string]result) {
+func (q *Queue) record(it *item, log *slog.Logger, results map[string]result, flushed bool) {
 	it.mu.Lock()
 	defer it.mu.Unlock()
 	now := q.opts.Now()
@@ -422,6 +426,9 @@ func (q *Queue) record(it *item, log *slog.Logger, results map[string]result) {
 			log.Info("queue: delivery expired", "rcpt", r.Addr, "attempts", r.Attempts, "reply", res.text)
 		default:
 			r.Next = now.Add(q.opts.Retry(r.Attempts))
+			if flushed {
+				r.Next = now
+			}
 			if r.Next.After(deadline) {
 				r.Next = deadline
 			}

@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Spool is the queue directory on disk; the running Queue and the CLI
@@ -174,12 +176,33 @@ func (s *Spool) writeEnvelope(e *Envelope) error {
 // errGone is an envelope deleted (queue delete) under a running delivery.
 var errGone = errors.New("queue: message deleted")
 
-// updateEnvelope writes e unless the message was deleted meanwhile.
+// updateEnvelope writes e unless the message was deleted meanwhile. The
+// spool lock keeps a delete by another process (queue delete) from
+// falling between the check and the rename.
 func (s *Spool) updateEnvelope(e *Envelope) error {
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if _, err := os.Stat(s.envPath(e.ID)); errors.Is(err, os.ErrNotExist) {
 		return errGone
 	}
 	return s.writeEnvelope(e)
+}
+
+// lock takes the spool's lock file (flock, so it also excludes other
+// processes and dies with its holder).
+func (s *Spool) lock() (func(), error) {
+	f, err := os.OpenFile(filepath.Join(s.dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("queue: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("queue: locking the spool: %w", err)
+	}
+	return func() { f.Close() }, nil
 }
 
 // ReadEnvelope loads one envelope.
@@ -263,6 +286,11 @@ func (s *Spool) Delete(id string) error {
 	if !ValidID(id) {
 		return fmt.Errorf("queue: %q is not a queue ID", id)
 	}
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if err := os.Remove(s.envPath(id)); err != nil {
 		return fmt.Errorf("queue: %w", err)
 	}
