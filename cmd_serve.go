@@ -55,7 +55,15 @@ func cmdServe(ctx context.Context, configPath string, e env) error {
 	if err != nil {
 		return err
 	}
-	d := deps{cfg: cfg, log: logger, store: store, users: users, authn: auth.NewAuthenticator(users, auth.ThrottleOptions{}), tlsSrc: tlsSrc}
+	outbound, err := newQueue(cfg, logger, store, users, nil)
+	if err != nil {
+		return err
+	}
+	if err := outbound.Start(); err != nil {
+		return err
+	}
+	defer outbound.Stop() // after the listeners: nothing is queued any more
+	d := deps{cfg: cfg, log: logger, store: store, users: users, authn: auth.NewAuthenticator(users, auth.ThrottleOptions{}), tlsSrc: tlsSrc, queue: outbound}
 
 	configName := cfg.File
 	if configName == "" {

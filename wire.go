@@ -10,6 +10,7 @@ import (
 	"github.com/maildird/maildird/server/config"
 	"github.com/maildird/maildird/server/imap"
 	"github.com/maildird/maildird/server/pop3"
+	"github.com/maildird/maildird/server/queue"
 	"github.com/maildird/maildird/server/smtp"
 	mdtls "github.com/maildird/maildird/tls"
 )
@@ -22,6 +23,7 @@ type deps struct {
 	users  *auth.Store
 	authn  *auth.Authenticator
 	tlsSrc *mdtls.Source // nil: TLS off
+	queue  *queue.Queue  // nil: remote recipients refused with 451
 }
 
 // plannedListener is one [listen] entry and whether this build serves it.
@@ -118,6 +120,7 @@ func (d deps) smtpListener(l config.Listener) (*server.Listener, string) {
 			MaxRecipients:  d.cfg.Limits.MaxRecipients,
 		},
 		Store:          smtp.StoreFunc(d.newDelivery),
+		Queue:          d.enqueuer(mode),
 		Directory:      d.users,
 		Auth:           d.authn,
 		IsLocalDomain:  d.cfg.IsLocalDomain,
