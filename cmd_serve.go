@@ -17,6 +17,7 @@ import (
 	"github.com/maildird/maildird/server"
 	"github.com/maildird/maildird/server/auth"
 	"github.com/maildird/maildird/server/config"
+	"github.com/maildird/maildird/server/queue"
 	mdtls "github.com/maildird/maildird/tls"
 )
 
@@ -55,7 +56,11 @@ func cmdServe(ctx context.Context, configPath string, e env) error {
 	if err != nil {
 		return err
 	}
-	outbound, err := newQueue(cfg, logger, store, users, nil)
+	keys, err := queue.LoadDKIM(dkimDir(cfg), cfg.Server.Domains)
+	if err != nil {
+		return err
+	}
+	outbound, err := newQueue(cfg, logger, store, users, keys)
 	if err != nil {
 		return err
 	}
