@@ -49,6 +49,14 @@ commands:
   junk add USER SENDER            send mail from SENDER (address or @domain) to Junk
   junk allow USER SENDER          always deliver mail from SENDER to the inbox
   junk del USER SENDER            take SENDER off both lists
+  queue list                      show the outbound queue
+  queue flush                     retry every queued message now
+  queue delete ID                 drop a queued message
+  dns                             print the DNS records to publish (MX, SPF,
+                                  DKIM, DMARC, autoconfig and SRV)
+  sendmail [-t] [-f FROM] [RCPT...]
+                                  send the message on standard input (-t: the
+                                  recipients are in its To, Cc and Bcc)
   check                           check the configuration and the data dir
   version                         print the version
 
@@ -131,6 +139,15 @@ func dispatch(ctx context.Context, configPath string, args []string, e env) erro
 		return cmdAlias(configPath, rest, e)
 	case "junk":
 		return cmdJunk(configPath, rest, e)
+	case "queue":
+		return cmdQueue(configPath, rest, e)
+	case "dns":
+		if len(rest) > 0 {
+			return usagef("dns takes no arguments")
+		}
+		return cmdDNS(configPath, e)
+	case "sendmail":
+		return cmdSendmail(configPath, rest, e)
 	case "check":
 		if len(rest) > 0 {
 			return usagef("check takes no arguments")

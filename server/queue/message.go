@@ -162,3 +162,15 @@ func (m *Message) Abort() error {
 	m.f = nil
 	return os.Remove(name)
 }
+
+// NewMessage starts a message straight in the spool, for a process other
+// than the server (sendmail); the running server picks it up within its
+// Rescan interval. keys may be nil (nothing signed).
+func (s *Spool) NewMessage(from string, maxSize int64, opts MessageOptions, keys *DKIM) (*Message, error) {
+	m, err := s.newMessage(from, maxSize, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	m.sign, m.dkim = opts.Sign, keys
+	return m, nil
+}
