@@ -431,3 +431,32 @@ func TestSpoolCommitAndAbort(t *testing.T) {
 		t.Fatal("ValidID")
 	}
 }
+
+func TestFailedBounceRetriedSpacedOut(t *testing.T) {
+	f := newFixture(t)
+	r := newRemote(t, remoteOptions{})
+	r.rcpt = func(int, string) error { return smtpErr(550, gosmtp.EnhancedCode{5, 1, 1}, "no") }
+	f.net.host("mx.far.test", r.addr)
+	f.net.mx("far.test", "mx.far.test")
+	var lookups atomic.Int32
+	f.opts.Lookup = func(addr string) ([]string, error) {
+		if lookups.Add(1) <= 2 {
+			return nil, errors.New("users file unreadable")
+		}
+		return []string{addr}, nil
+	}
+	f.opts.BounceRetry = 300 * time.Millisecond
+	f.start()
+	f.send("alice@home.test", []string{"bob@far.test"}, plainMsg, MessageOptions{})
+	time.Sleep(200 * time.Millisecond)
+	if n := lookups.Load(); n != 1 {
+		t.Fatalf("%d bounce tries within 200ms, want 1 (spaced by BounceRetry)", n)
+	}
+	f.waitEmpty()
+	if n := lookups.Load(); n != 3 {
+		t.Fatalf("%d bounce tries, want 3", n)
+	}
+	if len(f.inbox("alice@home.test")) != 1 {
+		t.Fatal("the bounce never arrived")
+	}
+}

@@ -62,8 +62,11 @@ type Options struct {
 	// §4.5.3.2.
 	CommandTimeout time.Duration
 	DataTimeout    time.Duration
-	Workers        int           // deliveries at once (default 8)
-	Rescan         time.Duration // how often the spool is re-read for CLI changes (default 2 s)
+	Workers        int // deliveries at once (default 8)
+	// BounceRetry spaces the tries of a bounce that could not be sent
+	// (default 5 minutes); a day after MaxAge it is given up.
+	BounceRetry time.Duration
+	Rescan      time.Duration // how often the spool is re-read for CLI changes (default 2 s)
 
 	Logger *slog.Logger
 	Now    func() time.Time
@@ -104,6 +107,9 @@ type Queue struct {
 type item struct {
 	mu  sync.Mutex
 	env *Envelope
+	// bounceAfter holds off the next try of a bounce that failed (the
+	// sender's Maildir unwritable, say), so it is not retried every pass.
+	bounceAfter time.Time
 }
 
 // New opens the spool; Start begins delivering.
@@ -122,6 +128,9 @@ func New(opts Options) (*Queue, error) {
 	}
 	if opts.DataTimeout <= 0 {
 		opts.DataTimeout = 10 * time.Minute
+	}
+	if opts.BounceRetry <= 0 {
+		opts.BounceRetry = 5 * time.Minute
 	}
 	if opts.Workers <= 0 {
 		opts.Workers = 8
@@ -341,11 +350,11 @@ func (q *Queue) dispatch() time.Time {
 			}
 			byDomain[d] = append(byDomain[d], r.Addr)
 		}
-		if len(order) == 0 && q.idle(it.env.ID) && (it.env.done() || hasUnreported(it.env)) {
+		if len(order) == 0 && q.idle(it.env.ID) && !now.Before(it.bounceAfter) && (it.env.done() || hasUnreported(it.env)) {
 			// Failures left unreported while other deliveries ran, or
 			// loaded after a crash between a result and its bounce or
 			// between the last result and the removal.
-			q.settle(it.env, q.log.With("id", it.env.ID))
+			q.settle(it, q.log.With("id", it.env.ID))
 		}
 		for _, d := range order {
 			if !q.claim(it.env.ID, d) {
@@ -449,14 +458,18 @@ func (q *Queue) record(it *item, log *slog.Logger, results map[string]result, fl
 	if last {
 		// Deliveries to other domains still running report their
 		// failures with these in one DSN; dispatch settles otherwise.
-		q.settle(it.env, log)
+		q.settle(it, log)
 	}
 }
 
 // settle bounces the unreported failures and removes a finished message.
 // The caller holds the item's lock.
-func (q *Queue) settle(env *Envelope, log *slog.Logger) {
-	q.bounceFailures(env, log)
+func (q *Queue) settle(it *item, log *slog.Logger) {
+	env := it.env
+	if !q.bounceFailures(env, log) {
+		it.bounceAfter = q.opts.Now().Add(q.opts.BounceRetry)
+		return
+	}
 	if env.done() {
 		if err := q.spool.Delete(env.ID); err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {
@@ -478,7 +491,7 @@ func (q *Queue) forget(id string) {
 // bounceFailures sends one DSN for the failed recipients not yet
 // reported, then marks them reported. A crash in between repeats the DSN
 // at worst; it never loses it.
-func (q *Queue) bounceFailures(env *Envelope, log *slog.Logger) {
+func (q *Queue) bounceFailures(env *Envelope, log *slog.Logger) bool {
 	var failed []*Recipient
 	for _, r := range env.Rcpts {
 		if r.State == StateFailed && !r.Reported {
@@ -486,11 +499,14 @@ func (q *Queue) bounceFailures(env *Envelope, log *slog.Logger) {
 		}
 	}
 	if len(failed) == 0 {
-		return
+		return true
 	}
 	if err := q.bounce(env, failed); err != nil {
-		log.Error("queue: sending the bounce", "err", err)
-		return // tried again after the next attempt or restart
+		if q.opts.Now().Before(env.Created.Add(q.opts.MaxAge + bounceMaxAge)) {
+			log.Error("queue: sending the bounce; trying again later", "err", err)
+			return false
+		}
+		log.Error("queue: giving up on the bounce", "err", err)
 	}
 	for _, r := range failed {
 		r.Reported = true
@@ -498,7 +514,12 @@ func (q *Queue) bounceFailures(env *Envelope, log *slog.Logger) {
 	if err := q.spool.updateEnvelope(env); err != nil && !errors.Is(err, errGone) {
 		log.Error("queue: recording the bounce", "err", err)
 	}
+	return true
 }
+
+// bounceMaxAge is how long after MaxAge a bounce that cannot be sent is
+// tried before it is given up (and logged).
+const bounceMaxAge = 24 * time.Hour
 
 func hasUnreported(env *Envelope) bool {
 	for _, r := range env.Rcpts {
