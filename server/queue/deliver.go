@@ -55,9 +55,15 @@ const (
 
 // target is one server to try.
 type target struct {
-	host string // MX or smarthost name (TLS server name)
-	addr string // ip:port or host:port to dial
+	host  string // MX or smarthost name (TLS server name)
+	addr  string // ip:port or host:port to dial
+	plain bool   // skip STARTTLS: the handshake failed with this server
 }
+
+// errTLSHandshake marks a failed STARTTLS handshake. Direct delivery
+// then tries the same server once more in clear text, as opportunistic
+// TLS (RFC 7435) means; a smarthost never.
+var errTLSHandshake = errors.New("TLS handshake failed")
 
 // deliverDomain makes one attempt for the recipients of one domain: each
 // MX in order (or the smarthost), one connection for all recipients.
@@ -88,6 +94,11 @@ func (q *Queue) deliverDomain(ctx context.Context, log *slog.Logger, env *Envelo
 			break
 		}
 		res, final, err := q.tryTarget(ctx, log, t, env, rcpts)
+		if !final && errors.Is(err, errTLSHandshake) && q.opts.Smarthost.Addr == "" {
+			log.Warn("queue: STARTTLS failed, trying again without TLS", "host", t.host, "addr", t.addr, "err", err)
+			t.plain = true
+			res, final, err = q.tryTarget(ctx, log, t, env, rcpts)
+		}
 		if final {
 			return res
 		}
@@ -233,8 +244,11 @@ func (q *Queue) open(ctx context.Context, conn net.Conn, t target) (*gosmtp.Clie
 		return nil, "", err
 	}
 	state := "none"
+	if t.plain {
+		state = "none (STARTTLS failed)"
+	}
 	var next net.Conn = conn
-	if _, ok := ext["STARTTLS"]; ok {
+	if _, ok := ext["STARTTLS"]; ok && !t.plain {
 		var cfg *tls.Config
 		verified := false
 		if sh.Addr != "" {
@@ -247,7 +261,7 @@ func (q *Queue) open(ctx context.Context, conn net.Conn, t target) (*gosmtp.Clie
 		}
 		tc := tls.Client(conn, cfg)
 		if err := q.handshake(ctx, tc); err != nil {
-			return nil, "", fmt.Errorf("STARTTLS: %w", err)
+			return nil, "", fmt.Errorf("STARTTLS: %w: %w", errTLSHandshake, err)
 		}
 		next = tc
 		state = "starttls " + tlsVersion(tc)

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"mime"
 	"net"
@@ -458,5 +459,24 @@ func TestFailedBounceRetriedSpacedOut(t *testing.T) {
 	}
 	if len(f.inbox("alice@home.test")) != 1 {
 		t.Fatal("the bounce never arrived")
+	}
+}
+
+func TestBrokenSTARTTLSFallsBackToClearText(t *testing.T) {
+	f := newFixture(t)
+	cfg, _ := selfSigned(t, "mx.far.test")
+	cfg.MaxVersion = tls.VersionTLS10 // no version in common with the client
+	r := newRemote(t, remoteOptions{tls: cfg})
+	f.net.host("mx.far.test", r.addr)
+	f.net.mx("far.test", "mx.far.test")
+	f.start()
+	f.send("alice@home.test", []string{"bob@far.test"}, plainMsg, MessageOptions{})
+	f.waitEmpty()
+	got := r.messages()
+	if len(got) != 1 || got[0].tls {
+		t.Fatalf("got %+v, want one message in clear text after the failed handshake", got)
+	}
+	if r.sessionCount() != 2 || !strings.Contains(f.logs.String(), "STARTTLS failed, trying again without TLS") {
+		t.Fatalf("%d sessions; log:\n%s", r.sessionCount(), f.logs)
 	}
 }

@@ -84,12 +84,6 @@ func (n *fakeNet) dial(ctx context.Context, network, addr string) (net.Conn, err
 	return d.DialContext(ctx, network, real)
 }
 
-func (n *fakeNet) dialCount() int {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return len(n.dials)
-}
-
 // remote is a go-smtp server on 127.0.0.1 playing another mail server.
 type remote struct {
 	t        *testing.T
@@ -253,9 +247,9 @@ func (s *remoteSession) Logout() error { return nil }
 
 // loginServer is the server side of AUTH LOGIN (draft-murchison-sasl-login).
 type loginServer struct {
-	check      func(user, pass string) error
-	step       int
-	user, pass string
+	check func(user, pass string) error
+	step  int
+	user  string
 }
 
 func newLoginServer(check func(user, pass string) error) *loginServer {
