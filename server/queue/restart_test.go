@@ -258,3 +258,30 @@ func TestCrashSIGKILL(t *testing.T) {
 		}
 	}
 }
+
+func TestStopClosesDeliveriesInFlight(t *testing.T) {
+	f := newFixture(t)
+	r := newRemote(t, remoteOptions{})
+	inData := make(chan struct{}, 1)
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	r.data = func(int, []byte) error {
+		inData <- struct{}{}
+		<-release
+		return nil
+	}
+	f.net.host("mx.far.test", r.addr)
+	f.net.mx("far.test", "mx.far.test")
+	q := f.start()
+	id := f.send("alice@home.test", []string{"bob@far.test"}, plainMsg, MessageOptions{})
+	<-inData
+	start := time.Now()
+	q.Stop()
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("Stop took %v with a delivery in flight", d)
+	}
+	env, err := q.spool.ReadEnvelope(id)
+	if err != nil || env.Rcpts[0].State != StatePending || env.Rcpts[0].Attempts != 0 {
+		t.Fatalf("after Stop: %+v, %v; want still pending, no attempt counted", env.Rcpts[0], err)
+	}
+}
