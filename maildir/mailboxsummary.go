@@ -10,10 +10,10 @@ package maildir
 // are dropped then as well, so the file does not grow with expunged mail.
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 )
 
 // Summary returns the envelope and body structure of the message uid.
@@ -52,13 +52,20 @@ func (m *Mailbox) Summary(uid uint32) (*Summary, error) {
 	if st, err = f.Stat(); err != nil {
 		return nil, fmt.Errorf("maildir: UID %d: %w", uid, err)
 	}
-	s, err := ParseSummary(newCRLFReader(bufio.NewReaderSize(f, 32<<10)))
+	cr := crlfReaders.Get().(*crlfReader)
+	*cr = crlfReader{r: f, buf: cr.buf}
+	s, err := ParseSummary(cr)
+	*cr = crlfReader{buf: cr.buf}
+	crlfReaders.Put(cr)
 	if err != nil {
 		return nil, fmt.Errorf("maildir: UID %d: %w", uid, err)
 	}
 	c.Put(base, st.Size(), st.ModTime(), s)
 	return s, nil
 }
+
+// crlfReaders keeps the CRLF converters (and their buffers) of Summary.
+var crlfReaders = sync.Pool{New: func() any { return &crlfReader{} }}
 
 // summaries returns the folder's cache, opening it on first use.
 func (m *Mailbox) summaries() *summaryCache {

@@ -52,6 +52,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 )
 
 const (
@@ -137,6 +138,13 @@ type Summary struct {
 	Body       BodyPart // the message as a whole: Offset 0, HeaderSize, Size = BodySize
 	HeaderSize int64    // RFC822.HEADER size: header including the blank line, CRLF form
 	BodySize   int64    // RFC822.TEXT size, CRLF form
+
+	// SubjectExact reports that Envelope.Subject is all there is of the
+	// message's Subject: the header has at most one Subject field, it
+	// ends within the first maxHeaderTotal (1 MiB) bytes of the message,
+	// and its value was kept whole. SEARCH SUBJECT can then be answered
+	// from the summary instead of the file.
+	SubjectExact bool
 }
 
 // Part finds the entity an IMAP section number names (RFC 3501 §6.4.5):
@@ -185,9 +193,16 @@ func (s *Summary) Part(section ...int) (*BodyPart, bool) {
 // the message's size. Broken MIME gives a best-effort description, never an
 // error; only a read error from r is returned.
 func ParseSummary(r io.Reader) (*Summary, error) {
+	br := summaryReaders.Get().(*bufio.Reader)
+	br.Reset(r)
+	defer func() {
+		br.Reset(nil)
+		summaryReaders.Put(br)
+	}()
 	p := &summaryParser{
-		br:     bufio.NewReaderSize(r, summaryReadSize),
-		budget: maxHeaderTotal,
+		br:        br,
+		budget:    maxHeaderTotal,
+		topHeader: true,
 	}
 	s := &Summary{}
 	p.parseEntity(&s.Body, &s.Envelope, false, false, 0)
@@ -196,8 +211,14 @@ func ParseSummary(r io.Reader) (*Summary, error) {
 	}
 	s.HeaderSize = s.Body.HeaderSize
 	s.BodySize = s.Body.Size
+	s.SubjectExact = p.subjects <= 1 && !p.subjectCut
 	return s, nil
 }
+
+// summaryReaders keeps the parsers' read buffers: a folder's first
+// FETCH ENVELOPE parses every message, and a new 64 KiB buffer for each
+// would keep the garbage collector busy.
+var summaryReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, summaryReadSize) }}
 
 // boundaryHit is a boundary line that ended the part being read.
 type boundaryHit struct {
@@ -220,6 +241,12 @@ type summaryParser struct {
 	parts  int
 	budget int // header bytes that may still be kept
 	field  []byte
+
+	// While the message's own header is read: how many Subject fields it
+	// has, and whether one was not kept whole (see Summary.SubjectExact).
+	topHeader  bool
+	subjects   int
+	subjectCut bool
 }
 
 // readLine reads one line and returns it without its line end. The slice
@@ -388,14 +415,28 @@ type partHeader struct {
 func (p *summaryParser) parseHeader(h *partHeader, env *Envelope) (cut bool) {
 	room := maxHeaderBlock
 	var name []byte
-	keepField := false
+	keepField, truncated := false, false
+	top := p.topHeader
+	p.topHeader = false
+	defer func() {
+		if top && p.off > maxHeaderTotal {
+			// A Subject field may lie beyond what SEARCH reads.
+			p.subjectCut = true
+		}
+	}()
 	flush := func() {
 		if !keepField {
 			return
 		}
 		keepField = false
+		subject := top && strings.EqualFold(string(name), "subject")
+		if subject {
+			p.subjects++
+			p.subjectCut = p.subjectCut || truncated
+		}
 		v := bytes.TrimSpace(p.field)
 		if len(v) > room || len(v) > p.budget {
+			p.subjectCut = p.subjectCut || subject
 			return
 		}
 		room -= len(v)
@@ -435,14 +476,16 @@ func (p *summaryParser) parseHeader(h *partHeader, env *Envelope) (cut bool) {
 				continue
 			}
 			name = append(nameBuf[:0], n...)
-			keepField = true
+			keepField, truncated = true, false
 			p.field = p.field[:0]
 			value = line[colon+1:]
 		}
 		if len(p.field) == 0 {
 			value = bytes.TrimLeft(value, " \t")
 		}
-		value = value[:min(len(value), maxFieldLen-len(p.field))]
+		if len(value) > maxFieldLen-len(p.field) {
+			value, truncated = value[:maxFieldLen-len(p.field)], true
+		}
 		p.field = append(p.field, value...)
 	}
 }

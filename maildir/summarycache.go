@@ -6,9 +6,9 @@ package maildir
 // never trusted over the message files, and rebuilt when missing, stale or
 // corrupt.
 //
-// File <folder dir>/maildird-cache, format version 1:
+// File <folder dir>/maildird-cache, format version 2:
 //
-//	header   "maildird-cache 1\n"                 17 bytes
+//	header   "maildird-cache 2\n"                 17 bytes
 //	record*  length  uint32 little endian         bytes of payload
 //	         crc     uint32 little endian         CRC-32C (Castagnoli) of payload
 //	         payload uvarint len, base name       the message's base name (key)
@@ -35,7 +35,8 @@ package maildir
 // lists uvarint count + elements, maps uvarint count + sorted key/value
 // string pairs):
 //
-//	summary  = envelope bodypart
+//	summary  = envelope flags bodypart
+//	flags    = uvarint, bit 0: SubjectExact
 //	envelope = date subject from sender replyto to cc bcc inreplyto messageid
 //	address  = name mailbox host
 //	bodypart = type subtype params id description encoding size lines md5
@@ -60,7 +61,7 @@ import (
 
 const (
 	summaryCacheName   = "maildird-cache"
-	summaryCacheHeader = "maildird-cache 1\n"
+	summaryCacheHeader = "maildird-cache 2\n"
 	maxCacheRecord     = 4 << 20   // longer records are not cached, and mean corruption when read
 	maxCacheKey        = 4096      // a longer base name in a record means corruption
 	maxPendingCache    = 256 << 10 // unflushed record bytes that trigger a Flush from Put
@@ -587,6 +588,11 @@ func (e *sumEncoder) bodyPart(p *BodyPart) {
 
 func (e *sumEncoder) summary(s *Summary) {
 	e.envelope(&s.Envelope)
+	var flags uint64
+	if s.SubjectExact {
+		flags |= 1
+	}
+	e.uvarint(flags)
 	e.bodyPart(&s.Body)
 }
 
@@ -734,6 +740,16 @@ func (d *sumDecoder) bodyPart(p *BodyPart) {
 	p.Offset = d.varint()
 }
 
+// flags reads the summary's flag bits; unknown bits mean corruption.
+func (d *sumDecoder) flags() uint64 {
+	f := d.uvarint()
+	if f > 1 {
+		d.bad = true
+		d.s = ""
+	}
+	return f
+}
+
 // minPartBytes is the smallest encoding of a bodypart: 17 fields of at
 // least one byte.
 const minPartBytes = 17
@@ -741,6 +757,7 @@ const minPartBytes = 17
 func (d *sumDecoder) summary() *Summary {
 	s := &Summary{}
 	d.envelope(&s.Envelope)
+	s.SubjectExact = d.flags()&1 != 0
 	d.bodyPart(&s.Body)
 	s.HeaderSize = s.Body.HeaderSize
 	s.BodySize = s.Body.Size

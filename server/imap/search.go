@@ -247,6 +247,17 @@ func (m *matcher) matchHeader(name, value string) (bool, error) {
 		}
 		return len(list) > 0 && textContains(decodeHeader(addressText(list)), value), nil
 	}
+	if key == "SUBJECT" && value != "" {
+		// The summary's Subject, when it is the whole of it, spares
+		// reading the file.
+		s, err := m.summary()
+		if err != nil {
+			return false, err
+		}
+		if s.SubjectExact && s.HeaderSize <= maxSearchHeader {
+			return textContains(subjectText(s.Envelope.Subject), value), nil
+		}
+	}
 	fields, err := m.header()
 	if err != nil {
 		return false, err
@@ -260,13 +271,19 @@ func (m *matcher) matchHeader(name, value string) (bool, error) {
 		}
 		v := decodeHeader(f.value)
 		if key == "SUBJECT" {
-			v = strings.Join(strings.Fields(v), " ")
+			v = subjectText(f.value)
 		}
 		if textContains(v, value) {
 			return true, nil
 		}
 	}
 	return false, nil
+}
+
+// subjectText is a Subject value as SUBJECT searches it: decoded, with
+// runs of white space made one space.
+func subjectText(v string) string {
+	return strings.Join(strings.Fields(decodeHeader(v)), " ")
 }
 
 // addressText writes an address list as Dovecot's message_address_write

@@ -181,7 +181,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		}
 		tempDelay = 0
 		kind := s.kindOf(c)
-		if !s.inner[kind].feed.give(c) {
+		if !s.inner[kind].feed.give(newFlushConn(c)) {
 			c.Close()
 		}
 	}

@@ -122,7 +122,7 @@ func (s *session) Close() error {
 
 // onTLS reports whether the connection is encrypted now.
 func (s *session) onTLS() bool {
-	_, ok := s.conn.NetConn().(*tls.Conn)
+	_, ok := unwrapConn(s.conn.NetConn()).(*tls.Conn)
 	return ok
 }
 
