@@ -47,12 +47,13 @@ func ssha256(password string) (string, error) {
 	return "{SSHA256}" + base64.StdEncoding.EncodeToString(append(h.Sum(nil), salt...)), nil
 }
 
-// passwdFile renders the passwd-file used as both passdb and userdb:
+// passwdFile renders the passwd-file used as both passdb and userdb (a
+// user in hashes gets that ready hash, e.g. maildird's {BLF-CRYPT} line):
 // user:password:uid:gid:gecos:home:shell:extra. Names are lowercased because
 // auth_username_format = %Lu lowercases the login name before the lookup.
 // passwd-file rejects a uid or gid of 0, so those fields are left empty then
 // and mail_uid/mail_gid in dovecot.conf supply the value.
-func passwdFile(users map[string]string, mailUID, mailGID int) ([]byte, error) {
+func passwdFile(users, hashes map[string]string, mailUID, mailGID int) ([]byte, error) {
 	names := make([]string, 0, len(users))
 	seen := make(map[string]string, len(users))
 	for addr := range users {
@@ -69,9 +70,12 @@ func passwdFile(users map[string]string, mailUID, mailGID int) ([]byte, error) {
 	sort.Strings(names)
 	var b strings.Builder
 	for _, addr := range names {
-		hash, err := ssha256(users[addr])
-		if err != nil {
-			return nil, err
+		hash, ok := hashes[addr]
+		if !ok {
+			var err error
+			if hash, err = ssha256(users[addr]); err != nil {
+				return nil, err
+			}
 		}
 		fmt.Fprintf(&b, "%s:%s:%s:%s::::\n", strings.ToLower(addr), hash, idField(mailUID), idField(mailGID))
 	}

@@ -21,6 +21,10 @@ type Options struct {
 	MailRoot string
 	// Users maps login addresses (local@domain) to plain passwords.
 	Users map[string]string
+	// PasswordHashes gives some of Users a ready Dovecot password hash
+	// ("{BLF-CRYPT}$2y$..."), so that benchmarks make both servers check
+	// the same kind of hash at LOGIN.
+	PasswordHashes map[string]string
 	// Extra is appended to dovecot.conf verbatim.
 	Extra string
 }
@@ -116,7 +120,7 @@ func prepare(bin binaries, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	passwd, err := passwdFile(opts.Users, id.mailUID, id.mailGID)
+	passwd, err := passwdFile(opts.Users, opts.PasswordHashes, id.mailUID, id.mailGID)
 	if err != nil {
 		return nil, err // refuse bad users before touching the disk
 	}

@@ -29,7 +29,7 @@ func TestCheckAddress(t *testing.T) {
 
 func TestPasswdFile(t *testing.T) {
 	users := map[string]string{"Alice@Example.org": "pw:with\ncolon", "bob@example.org": ""}
-	data, err := passwdFile(users, 1000, 0)
+	data, err := passwdFile(users, nil, 1000, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,10 +65,10 @@ func ssha256Matches(t *testing.T, hash, pw string) bool {
 }
 
 func TestPasswdFileRejects(t *testing.T) {
-	if _, err := passwdFile(map[string]string{"a@x.org": "1", "A@X.org": "2"}, 1, 1); err == nil {
+	if _, err := passwdFile(map[string]string{"a@x.org": "1", "A@X.org": "2"}, nil, 1, 1); err == nil {
 		t.Error("users differing only in case: want an error")
 	}
-	if _, err := passwdFile(map[string]string{"no-domain": "1"}, 1, 1); err == nil {
+	if _, err := passwdFile(map[string]string{"no-domain": "1"}, nil, 1, 1); err == nil {
 		t.Error("user without domain: want an error")
 	}
 }
