@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 )
 
 // Summary returns the envelope and body structure of the message uid.
@@ -27,6 +28,16 @@ func (m *Mailbox) Summary(uid uint32) (*Summary, error) {
 	}
 	r := &m.recs[i]
 	base := m.baseOf(r)
+	c := m.summaries()
+	// The view already knows the file's size (S= in its name, which
+	// Maildir writers keep true) and, usually, its mtime: a cache entry
+	// that matches both needs no stat. Anything else is checked against
+	// the file itself below.
+	if size, _ := sizesFromBase(base); size > 0 && r.mtime != noTime {
+		if s, ok := c.Get(base, size, time.Unix(0, r.mtime)); ok {
+			return s, nil
+		}
+	}
 	path := m.pathOf(r)
 	st, err := os.Stat(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -38,7 +49,6 @@ func (m *Mailbox) Summary(uid uint32) (*Summary, error) {
 	if err != nil {
 		return nil, fmt.Errorf("maildir: UID %d: %w", uid, err)
 	}
-	c := m.summaries()
 	if s, ok := c.Get(base, st.Size(), st.ModTime()); ok {
 		return s, nil
 	}
