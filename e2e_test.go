@@ -95,6 +95,35 @@ func (s *serveProc) waitFor(t *testing.T, want string) string {
 	}
 }
 
+// started waits until the server has bound its listeners (the listener
+// group's first "listening" line, which comes before the "listen address"
+// lines that tests look for). It reports false when the process exited
+// because a port was taken meanwhile: ports picked by freePort are free
+// when picked, but a parallel test's client may take one before the
+// server binds it, and the caller then tries other ports.
+func (s *serveProc) started(t *testing.T) bool {
+	t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case line, ok := <-s.lines:
+			if !ok {
+				if strings.Contains(s.log.String(), "address already in use") {
+					s.cmd.Wait()
+					return false
+				}
+				t.Fatalf("server exited before listening; log:\n%s", s.log)
+			}
+			s.log.WriteString(line + "\n")
+			if strings.Contains(line, "msg=listening") {
+				return true
+			}
+		case <-deadline:
+			t.Fatalf("no listener after 20s; log:\n%s", s.log)
+		}
+	}
+}
+
 // stop signals the server and checks it exits 0 in time.
 func (s *serveProc) stop(t *testing.T, sig syscall.Signal) {
 	t.Helper()
