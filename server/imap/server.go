@@ -3,7 +3,6 @@ package imap
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -15,6 +14,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 
 	"github.com/maildird/maildird/maildir"
+	"github.com/maildird/maildird/server"
 )
 
 // Authenticator checks a login; server/auth's Authenticator is one. It
@@ -167,24 +167,11 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	s.lns = append(s.lns, ln)
 	s.mu.Unlock()
-	var tempDelay time.Duration
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				tempDelay = min(max(2*tempDelay, 5*time.Millisecond), time.Second)
-				time.Sleep(tempDelay)
-				continue
-			}
-			return err
-		}
-		tempDelay = 0
-		kind := s.kindOf(c)
-		if !s.inner[kind].feed.give(newFlushConn(c)) {
+	return server.Accept(ln, func(c net.Conn) {
+		if !s.inner[s.kindOf(c)].feed.give(newFlushConn(c)) {
 			c.Close()
 		}
-	}
+	})
 }
 
 // kindOf sorts a new connection by what it may do about passwords.

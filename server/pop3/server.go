@@ -17,6 +17,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/maildird/maildird/server"
 )
 
 // Message is one message of a maildrop.
@@ -108,25 +110,13 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	s.lns = append(s.lns, ln)
 	s.mu.Unlock()
-	var tempDelay time.Duration
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				tempDelay = min(max(2*tempDelay, 5*time.Millisecond), time.Second)
-				time.Sleep(tempDelay)
-				continue
-			}
-			return err
-		}
-		tempDelay = 0
+	return server.Accept(ln, func(c net.Conn) {
 		sess := newSession(s, c)
 		s.mu.Lock()
 		if s.closing {
 			s.mu.Unlock()
 			c.Close()
-			continue
+			return
 		}
 		s.conns[sess] = struct{}{}
 		s.sessions.Add(1)
@@ -138,7 +128,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			delete(s.conns, sess)
 			s.mu.Unlock()
 		}()
-	}
+	})
 }
 
 // Shutdown stops accepting, tells idle clients the server is going away,
