@@ -124,6 +124,10 @@ type Mailbox struct {
 	stable  bool       // the last directory read was not disturbed
 	indexed indexState // what maildird-index on disk describes, as far as known
 
+	// firstRecent is the lowest UID this view moved from new/ to cur/
+	// when it opened (0: none).
+	firstRecent uint32
+
 	sum       *summaryCache // opened by the first Summary call
 	sumForget bool          // messages left the view: prune the cache on Close
 }
@@ -236,6 +240,12 @@ func (m *Mailbox) UIDNext() uint32 { return m.next }
 
 // Len is the number of messages in the view.
 func (m *Mailbox) Len() int { return len(m.recs) }
+
+// FirstRecent is the lowest UID of the messages this Mailbox found in
+// new/ and moved to cur/ when it opened, 0 when there were none: IMAP's
+// \Recent for the first session that selects the folder, as Dovecot
+// decides it on SELECT.
+func (m *Mailbox) FirstRecent() uint32 { return m.firstRecent }
 
 // Keywords lists every keyword defined for the folder.
 func (m *Mailbox) Keywords() []string {

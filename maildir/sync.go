@@ -552,6 +552,9 @@ func (m *Mailbox) moveNewToCur() bool {
 		if err == nil {
 			m.setName(r, dst, false)
 			moved = true
+			if m.firstRecent == 0 || r.uid < m.firstRecent {
+				m.firstRecent = r.uid
+			}
 		} else if !errors.Is(err, os.ErrNotExist) {
 			m.s.log.Warn("maildir: moving to cur/", "dir", m.dir, "name", name, "err", err)
 		}

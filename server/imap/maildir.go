@@ -98,6 +98,11 @@ func (b *sharedBox) open() {
 	b.tracker = imapserver.NewMailboxTracker(uint32(mb.Len()))
 	b.keywords = mb.Keywords()
 	b.recentFrom = mb.UIDNext()
+	if first := mb.FirstRecent(); first != 0 {
+		// Mail that waited in new/ is \Recent for the first session, as
+		// Dovecot has it (the files in new/ are the ones no client saw).
+		b.recentFrom = first
+	}
 }
 
 // lookup returns the folder if some session has it open, with a reference.

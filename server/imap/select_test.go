@@ -1,8 +1,10 @@
 package imap
 
 import (
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func (ts *testServer) rawLogin() *raw {
@@ -14,8 +16,8 @@ func (ts *testServer) rawLogin() *raw {
 func TestSelectExamine(t *testing.T) {
 	ts := newTestServer(t, nil)
 	// Messages that arrive while INBOX is open are \Recent for the next
-	// session to select it read-write (those found at the first open are
-	// not: maildir keeps no record of which were new).
+	// session to select it read-write (TestRecentFromNewAtFirstOpen has
+	// those that waited in new/ before the first open).
 	r0 := ts.rawLogin()
 	r0.ok("EXAMINE INBOX")
 	for i := 1; i <= 3; i++ {
@@ -88,5 +90,32 @@ func TestFetchSets(t *testing.T) {
 	}
 	if out := r.ok("UID SEARCH RETURN (MIN MAX COUNT) ALL"); !strings.HasSuffix(out[0], " UID MIN 1 MAX 5 COUNT 5") {
 		t.Fatalf("ESEARCH: %q", out)
+	}
+}
+
+// TestRecentFromNewAtFirstOpen: mail delivered while no session had the
+// folder open waits in new/; the first SELECT sees it as \Recent, as
+// Dovecot does, and the next one does not.
+func TestRecentFromNewAtFirstOpen(t *testing.T) {
+	ts := newTestServer(t, nil)
+	r0 := ts.rawLogin()
+	r0.ok("SELECT INBOX")
+	r0.ok("APPEND INBOX {" + strconv.Itoa(len(testMessage(1))) + "+}\r\n" + testMessage(1))
+	r0.ok("LOGOUT")
+	waitFor(t, 5*time.Second, "the folder to be released", func() bool { return ts.srv.boxes.lookup(testUser, "INBOX") == nil })
+	for i := 2; i <= 3; i++ {
+		ts.deliver("", testMessage(i))
+	}
+	r := ts.rawLogin()
+	out := r.ok("SELECT INBOX")
+	if !hasLine(out, "* 3 EXISTS") || !hasLine(out, "* 2 RECENT") {
+		t.Errorf("first SELECT after deliveries: %q", out)
+	}
+	if out := r.ok("FETCH 1:3 (FLAGS)"); !hasLine(out, "* 1 FETCH (FLAGS ())") || !hasLine(out, `* 3 FETCH (FLAGS (\Recent))`) {
+		t.Errorf("flags: %q", out)
+	}
+	r2 := ts.rawLogin()
+	if out := r2.ok("SELECT INBOX"); !hasLine(out, "* 0 RECENT") {
+		t.Errorf("second SELECT: %q", out)
 	}
 }
