@@ -1,47 +1,26 @@
 package imap
 
 import (
-	"fmt"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
-	"time"
 
 	goimap "github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/maildird/maildird/internal/mailgen"
 )
 
 // benchMessages is the size of the folder the benchmarks below use.
 const benchMessages = 10000
 
-// benchFolder writes n messages into alice's INBOX cur/, the way
-// bench/imap_test.go does (Dovecot's file names with S= and W=), and
+// benchFolder writes n messages into alice's INBOX cur/ (the mailbox
+// bench/imap_test.go compares with Dovecot on), and
 // returns a client with INBOX selected whose summaries are in the cache.
 func benchFolder(b *testing.B, n int) (*testServer, *imapclient.Client) {
 	b.Helper()
 	ts := newTestServer(b, nil)
-	dir := filepath.Join(ts.root, "example.org", "alice")
-	for _, sub := range []string{"cur", "new", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
-			b.Fatal(err)
-		}
-	}
-	flags := []string{"", "S", "S", "RS", "FS", "S", ""}
-	body := strings.Repeat("Some ordinary text of a family mail, to make it the usual size.\n", 30)
-	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	for i := range n {
-		msg := fmt.Sprintf("Return-Path: <sender%d@example.net>\nFrom: Sender %d <sender%d@example.net>\nTo: Alice <alice@example.org>\n"+
-			"Subject: Message number %d about topic %d\nDate: Mon, 1 Jan 2024 10:00:00 +0000\nMessage-ID: <%d@example.net>\n"+
-			"MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n\n%s", i%97, i%97, i%97, i, i%13, i, body)
-		lines := strings.Count(msg, "\n")
-		date := base.Add(time.Duration(i) * time.Minute)
-		name := fmt.Sprintf("%d.M%dP1.bench,S=%d,W=%d:2,%s", date.Unix(), i, len(msg), len(msg)+lines, flags[i%len(flags)])
-		path := filepath.Join(dir, "cur", name)
-		if err := os.WriteFile(path, []byte(msg), 0o600); err != nil {
-			b.Fatal(err)
-		}
-		os.Chtimes(path, date, date)
+	if err := mailgen.Maildir(filepath.Join(ts.root, "example.org", "alice"), n); err != nil {
+		b.Fatal(err)
 	}
 	c, data := ts.selectBox("INBOX")
 	if int(data.NumMessages) != n {
