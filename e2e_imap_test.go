@@ -19,7 +19,6 @@ type mailServer struct {
 func startMailServer(t *testing.T) *mailServer {
 	t.Helper()
 	cfg, _ := writeConfig(t, "")
-	template, _ := os.ReadFile(cfg)
 	for _, u := range []string{"alice@example.org", "bob@example.org"} {
 		add := exec.Command(binPath, "-config", cfg, "user", "add", u)
 		add.Stdin = strings.NewReader("secret " + u + "\n")
@@ -27,24 +26,8 @@ func startMailServer(t *testing.T) *mailServer {
 			t.Fatalf("user add: %v %s", err, out)
 		}
 	}
-	var m *mailServer
-	for try := 0; ; try++ {
-		m = &mailServer{smtp: freePort(t), pop3s: freePort(t), imap: freePort(t), imaps: freePort(t)}
-		s := string(template)
-		for key, port := range map[string]string{"smtp": m.smtp, "pop3s": m.pop3s, "imap": m.imap, "imaps": m.imaps} {
-			s = strings.Replace(s, "\n"+key+" =\n", "\n"+key+" = 127.0.0.1:"+port+"\n", 1)
-		}
-		if err := os.WriteFile(cfg, []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		m.proc = startServer(t, t.TempDir(), "-config", cfg)
-		if m.proc.started(t) {
-			break
-		}
-		if try == 4 {
-			t.Fatalf("no free ports after 5 tries; log:\n%s", m.proc.log)
-		}
-	}
+	proc, ports := serveOnFreePorts(t, cfg, "smtp", "pop3s", "imap", "imaps")
+	m := &mailServer{proc: proc, smtp: ports["smtp"], pop3s: ports["pop3s"], imap: ports["imap"], imaps: ports["imaps"]}
 	for _, svc := range []string{"smtp", "imap", "imaps", "pop3s"} {
 		if l := m.proc.waitFor(t, "service="+svc+" "); strings.Contains(l, "status=") {
 			t.Fatalf("%s listener: %q", svc, l)

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -34,15 +33,8 @@ func freePort(t *testing.T) string {
 // and DELE+QUIT removes it from disk.
 func TestServePOP3(t *testing.T) {
 	cfg, dataDir := writeConfig(t, "")
-	pop3Port, pop3sPort := freePort(t), freePort(t)
-	text, _ := os.ReadFile(cfg)
-	text = []byte(strings.Replace(string(text), "pop3 =\npop3s =\n",
-		"pop3 = 127.0.0.1:"+pop3Port+"\npop3s = 127.0.0.1:"+pop3sPort+"\n", 1))
-	if err := os.WriteFile(cfg, text, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	s := startServer(t, t.TempDir(), "-config", cfg)
-	s.waitFor(t, "maildird starting")
+	s, ports := serveOnFreePorts(t, cfg, "pop3", "pop3s")
+	pop3Port, pop3sPort := ports["pop3"], ports["pop3s"]
 	if l := s.waitFor(t, "service=pop3 "); !strings.Contains(l, "addr=127.0.0.1:"+pop3Port) || strings.Contains(l, "status=") {
 		t.Fatalf("pop3 listener line %q", l)
 	}

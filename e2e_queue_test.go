@@ -35,16 +35,11 @@ import (
 func TestServeSubmissionThroughSmarthost(t *testing.T) {
 	sh := startSmarthost(t)
 	t.Setenv("SSL_CERT_FILE", sh.caFile)
-	subPort := freePort(t)
 	cfg, dataDir := writeConfig(t, "\n[delivery]\nsmarthost = localhost:"+sh.port+
 		"\nsmarthost_user = relay\nsmarthost_password = relay secret\n")
-	text, _ := os.ReadFile(cfg)
-	text = []byte(strings.Replace(string(text), "submission =\n", "submission = 127.0.0.1:"+subPort+"\n", 1))
-	if err := os.WriteFile(cfg, text, 0o644); err != nil {
-		t.Fatal(err)
-	}
 	runCLI(t, "alice secret\n", "-config", cfg, "user", "add", "alice@example.org").must(t, exitOK, "", "")
-	s := startServer(t, t.TempDir(), "-config", cfg)
+	s, ports := serveOnFreePorts(t, cfg, "submission")
+	subPort := ports["submission"]
 	s.waitFor(t, "service=submission ")
 
 	msg := "From: Alice <alice@example.org>\r\nTo: bob@far.example\r\nSubject: out\r\n" +

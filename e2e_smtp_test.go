@@ -2,7 +2,6 @@ package main
 
 import (
 	"net/smtp"
-	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -15,20 +14,13 @@ import (
 // of POP3 with a Received header, and relaying is refused.
 func TestServeSMTPToPOP3(t *testing.T) {
 	cfg, _ := writeConfig(t, "")
-	smtpPort, pop3sPort := freePort(t), freePort(t)
-	text, _ := os.ReadFile(cfg)
-	text = []byte(strings.Replace(strings.Replace(string(text),
-		"smtp =\n", "smtp = 127.0.0.1:"+smtpPort+"\n", 1),
-		"pop3s =\n", "pop3s = 127.0.0.1:"+pop3sPort+"\n", 1))
-	if err := os.WriteFile(cfg, text, 0o644); err != nil {
-		t.Fatal(err)
-	}
 	add := exec.Command(binPath, "-config", cfg, "user", "add", "alice@example.org")
 	add.Stdin = strings.NewReader("smtp secret\n")
 	if out, err := add.CombinedOutput(); err != nil {
 		t.Fatalf("user add: %v %s", err, out)
 	}
-	s := startServer(t, t.TempDir(), "-config", cfg)
+	s, ports := serveOnFreePorts(t, cfg, "smtp", "pop3s")
+	smtpPort, pop3sPort := ports["smtp"], ports["pop3s"]
 	if l := s.waitFor(t, "service=smtp "); strings.Contains(l, "status=") {
 		t.Fatalf("smtp listener line %q", l)
 	}

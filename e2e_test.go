@@ -45,6 +45,8 @@ type serveProc struct {
 	cmd   *exec.Cmd
 	lines chan string // its stderr, line by line
 	log   *bytes.Buffer
+	// backlog holds lines started read that waitFor has not looked at.
+	backlog []string
 }
 
 func startServer(t *testing.T, dir string, args ...string) *serveProc {
@@ -78,6 +80,13 @@ func startServer(t *testing.T, dir string, args ...string) *serveProc {
 // waitFor reads log lines until one contains want, failing after 20 s.
 func (s *serveProc) waitFor(t *testing.T, want string) string {
 	t.Helper()
+	for len(s.backlog) > 0 {
+		line := s.backlog[0]
+		s.backlog = s.backlog[1:]
+		if strings.Contains(line, want) {
+			return line
+		}
+	}
 	deadline := time.After(20 * time.Second)
 	for {
 		select {
@@ -96,8 +105,8 @@ func (s *serveProc) waitFor(t *testing.T, want string) string {
 }
 
 // started waits until the server has bound its listeners (the listener
-// group's first "listening" line, which comes before the "listen address"
-// lines that tests look for). It reports false when the process exited
+// group's first "listening" line); the lines it reads stay for waitFor.
+// It reports false when the process exited
 // because a port was taken meanwhile: ports picked by freePort are free
 // when picked, but a parallel test's client may take one before the
 // server binds it, and the caller then tries other ports.
@@ -115,11 +124,45 @@ func (s *serveProc) started(t *testing.T) bool {
 				t.Fatalf("server exited before listening; log:\n%s", s.log)
 			}
 			s.log.WriteString(line + "\n")
+			s.backlog = append(s.backlog, line)
 			if strings.Contains(line, "msg=listening") {
 				return true
 			}
 		case <-deadline:
 			t.Fatalf("no listener after 20s; log:\n%s", s.log)
+		}
+	}
+}
+
+// serveOnFreePorts starts the binary on cfg with the listeners names
+// (empty in cfg) on free 127.0.0.1 ports, picking others when one was
+// taken before the server could bind it. It returns the ports by name.
+func serveOnFreePorts(t *testing.T, cfg string, names ...string) (*serveProc, map[string]string) {
+	t.Helper()
+	template, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for try := 0; ; try++ {
+		ports := map[string]string{}
+		text := string(template)
+		for _, name := range names {
+			ports[name] = freePort(t)
+			on := strings.Replace(text, "\n"+name+" =\n", "\n"+name+" = 127.0.0.1:"+ports[name]+"\n", 1)
+			if on == text {
+				t.Fatalf("%s has no empty %q listener to turn on", cfg, name)
+			}
+			text = on
+		}
+		if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s := startServer(t, t.TempDir(), "-config", cfg)
+		if s.started(t) {
+			return s, ports
+		}
+		if try == 4 {
+			t.Fatalf("no free ports after 5 tries; log:\n%s", s.log)
 		}
 	}
 }
