@@ -127,14 +127,20 @@ var bufPool = sync.Pool{New: func() any {
 	return &b
 }}
 
-// Close sends what is pending, unless a write is under way (a client that
-// does not read must not hold up the close), and closes the connection.
+// closeFlushTimeout bounds how long Close waits to send what is pending:
+// a client that does not read must not hold up the close.
+const closeFlushTimeout = 5 * time.Second
+
+// Close sends what is pending and closes the connection. It waits for a
+// flush that is under way (the timer's): closing under it would cut the
+// last responses, the BYE and tagged OK of LOGOUT among them. The write
+// deadline keeps that wait short when the client has stopped reading.
 func (f *flushConn) Close() error {
-	if f.mu.TryLock() {
-		f.flushLocked()
-		f.timer.Stop()
-		f.release()
-		f.mu.Unlock()
-	}
+	f.Conn.SetWriteDeadline(time.Now().Add(closeFlushTimeout))
+	f.mu.Lock()
+	f.timer.Stop()
+	f.flushLocked()
+	f.release()
+	f.mu.Unlock()
 	return f.Conn.Close()
 }
