@@ -65,18 +65,22 @@ type Server struct {
 	boxes *registry
 	inner [numConnKinds]innerServer
 
+	up *upgrader // STARTTLS; nil without Options.TLS
+
 	mu       sync.Mutex
 	lns      []net.Listener
 	sessions map[*session]struct{}
 	closing  bool
 	active   sync.WaitGroup
+	// wrapSession lets tests see what imapserver calls on a session.
+	wrapSession func(*session) imapserver.Session
 }
 
 // connKind is what a connection may do about passwords.
 type connKind int
 
 const (
-	connTLS       connKind = iota // on TLS already: login allowed, no STARTTLS
+	connTLS       connKind = iota // on TLS already or after STARTTLS: login allowed, no STARTTLS
 	connPlainOK                   // cleartext from the machine itself or allow_plaintext: login allowed, STARTTLS offered
 	connPlainNoPW                 // cleartext from elsewhere: LOGINDISABLED until STARTTLS
 	numConnKinds
@@ -145,6 +149,8 @@ func New(opts Options) *Server {
 		case connTLS:
 			o.InsecureAuth = true
 		case connPlainOK:
+			// TLSConfig makes imapserver advertise STARTTLS (and
+			// LOGINDISABLED below); the flushConn performs it.
 			o.InsecureAuth = true
 			o.TLSConfig = opts.TLS
 		case connPlainNoPW:
@@ -168,10 +174,22 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.lns = append(s.lns, ln)
 	s.mu.Unlock()
 	return server.Accept(ln, func(c net.Conn) {
-		if !s.inner[s.kindOf(c)].feed.give(newFlushConn(c)) {
+		kind := s.kindOf(c)
+		fc := newFlushConn(c)
+		if kind != connTLS {
+			fc.up = s.up
+		}
+		if !s.inner[kind].feed.give(fc) {
 			c.Close()
 		}
 	})
+}
+
+// giveTLS takes a connection that went through STARTTLS. The TLS server
+// greets it, but flushConn drops that greeting: none is due after
+// STARTTLS.
+func (s *Server) giveTLS(c *flushConn) bool {
+	return s.inner[connTLS].feed.give(c)
 }
 
 // kindOf sorts a new connection by what it may do about passwords.
@@ -243,6 +261,9 @@ func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver
 	sess := newSession(s, c)
 	s.sessions[sess] = struct{}{}
 	s.active.Add(1)
+	if s.wrapSession != nil {
+		return s.wrapSession(sess), nil, nil
+	}
 	return sess, nil, nil
 }
 
