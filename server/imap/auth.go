@@ -42,6 +42,7 @@ func (s *session) Login(username, password string) error {
 	s.log = s.log.With("user", user)
 	s.ensureFolders()
 	s.loggedIn()
+	markLoggedIn(s.conn)
 	s.log.Info("imap: logged in", "tls", s.onTLS())
 	return nil
 }

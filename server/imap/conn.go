@@ -90,11 +90,11 @@ const (
 // the tests.
 var startTLSTimeout = 30 * time.Second
 
-// errHandedOver is what an flushConn's writes return once STARTTLS has
+// errHandedOver is what a flushConn's writes return once STARTTLS has
 // begun: nothing may go out in clear text after the server's OK.
 var errHandedOver = errors.New("imap: connection handed over to TLS")
 
-// Handover states of an flushConn.
+// Handover states of a flushConn.
 const (
 	connLive     int32 = iota
 	connStarting       // STARTTLS answered, handshake under way
@@ -116,8 +116,9 @@ type upgrader struct {
 	tls     *tls.Config
 	log     *slog.Logger
 	timeout time.Duration
-	// give hands the connection over TLS to an imapserver.Server that
-	// sends it no greeting; false when the Server is shutting down.
+	// give hands the connection over TLS (which drops the greeting it is
+	// sent) to an imapserver.Server; false when the Server is shutting
+	// down.
 	give func(*flushConn) bool
 }
 
@@ -128,7 +129,7 @@ type flushConn struct {
 	up     *upgrader // nil: no STARTTLS here (TLS already, or none configured)
 	opened time.Time // when the client connected, for the login deadline
 	authed atomic.Bool
-	state  atomic.Int32 // connLive...; changes under mu and smu
+	state  atomic.Int32 // connLive, then connStarting under mu, then the rest under smu
 
 	mu    sync.Mutex // guards the fields below and writes to Conn
 	buf   []byte
@@ -172,7 +173,7 @@ func newFlushConn(c net.Conn) *flushConn {
 	return f
 }
 
-// unwrapConn returns the connection under an flushConn.
+// unwrapConn returns the connection under a flushConn.
 func unwrapConn(c net.Conn) net.Conn {
 	if f, ok := c.(*flushConn); ok {
 		return f.Conn
@@ -190,7 +191,7 @@ func connAge(c net.Conn) time.Duration {
 
 // commandOf returns the text of the command c is executing, without CRLF;
 // false when it is not known (it had a literal, was longer than 8 KiB, or
-// c is not over an flushConn). Callers should still check that the text is
+// c is not over a flushConn). Callers should still check that the text is
 // the command they serve.
 func commandOf(c *imapserver.Conn) (string, bool) {
 	if f, ok := c.NetConn().(*flushConn); ok {

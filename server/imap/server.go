@@ -139,6 +139,9 @@ func New(opts Options) *Server {
 		sessions: map[*session]struct{}{},
 	}
 	s.boxes = newRegistry(opts.Store, s.log)
+	if opts.TLS != nil {
+		s.up = &upgrader{tls: opts.TLS, log: s.log, timeout: startTLSTimeout, give: s.giveTLS}
+	}
 	for k := connKind(0); k < numConnKinds; k++ {
 		o := &imapserver.Options{
 			NewSession: s.newSession,

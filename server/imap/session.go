@@ -59,7 +59,9 @@ func newSession(srv *Server, c *imapserver.Conn) *session {
 	}
 	s.log = srv.log.With("remote", nc.RemoteAddr().String())
 	s.touch()
-	s.timer = time.AfterFunc(srv.opts.LoginTimeout, s.checkTimeout)
+	// The login deadline counts from the connection's start, STARTTLS
+	// (a new imapserver.Conn and session) or not.
+	s.timer = time.AfterFunc(srv.opts.LoginTimeout-connAge(nc), s.checkTimeout)
 	return s
 }
 
