@@ -38,19 +38,27 @@ package maildir
 //     them per header and maxHeaderTotal per message; longer values are cut.
 //     Memory use is therefore bounded whatever the message size.
 //
-// Strings are kept as the message has them: encoded words (RFC 2047) stay
-// encoded and 8-bit bytes stay as they are, because IMAP sends them raw.
-// Header values are unfolded (CRLF removed) and trimmed. Type, subtype,
-// transfer encoding, disposition and parameter names are lowercased;
-// parameter values keep their case. RFC 2231 continuations (name*0,
-// name*1, ...) are joined; an extended value keeps its "charset'lang'"
-// prefix and its key its trailing "*", as Dovecot sends it.
+// Strings are kept as the message has them, because IMAP sends them raw and
+// Dovecot's choice between a quoted string and a literal depends on them:
+// encoded words (RFC 2047) stay encoded, 8-bit bytes stay as they are, and
+// a header value keeps its folds (as CRLF followed by the continuation
+// line) and trailing white space; only the white space after the colon is
+// dropped. A field that is present but empty is told apart from one that
+// is absent (Empty). Type, Subtype, Encoding and Disposition are
+// lowercased for the code that acts on them; RawType, RawSubtype,
+// RawEncoding and RawDisposition keep the message's spelling for IMAP.
+// Parameters keep their names' case and their order, duplicates included;
+// RFC 2231 continuations (name*0, name*1, ...) are joined and follow the
+// plain parameters, sorted by name, and an extended value keeps its
+// "charset'lang'" prefix and its key its trailing "*", as Dovecot sends it.
+// No default charset is added: that is the IMAP writer's business.
 
 import (
 	"bufio"
 	"bytes"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -72,9 +80,11 @@ const (
 // group's name, and ends with an Address that is entirely empty. A real
 // address always has a non-empty Mailbox and Host; where the message lacks
 // them they are "MISSING_MAILBOX" and "MISSING_DOMAIN", as Dovecot sends.
-// Name is the display name (the phrase, or a trailing comment), raw.
+// Name is the display name (the phrase, or a trailing comment), raw; Route
+// the obsolete source route ("@a,@b"), or "INVALID_ROUTE" for a broken
+// one, as Dovecot sends it.
 type Address struct {
-	Name, Mailbox, Host string
+	Name, Route, Mailbox, Host string
 }
 
 // IsGroupStart reports whether a is the start marker of a group.
@@ -85,12 +95,45 @@ func (a Address) IsGroupEnd() bool { return a.Host == "" && a.Mailbox == "" }
 
 // Envelope is the IMAP ENVELOPE of a message (RFC 3501 §7.4.2). Date,
 // Subject, InReplyTo and MessageID are the raw, unfolded header values ("" =
-// NIL). Sender and ReplyTo are already defaulted to From when the header
-// is absent or empty, as RFC 3501 requires of the server.
+// NIL unless Empty has the field). Sender and ReplyTo are already
+// defaulted to From when the header is absent or empty, as RFC 3501
+// requires of the server.
 type Envelope struct {
 	Date, Subject                      string
 	From, Sender, ReplyTo, To, Cc, Bcc []Address
 	InReplyTo, MessageID               string
+	Empty                              Fields // fields present with an empty value
+}
+
+// Fields is a set of the string fields of Envelope and BodyPart. IMAP
+// sends an absent field as NIL and a present, empty one as "".
+type Fields uint16
+
+const (
+	FieldDate Fields = 1 << iota
+	FieldSubject
+	FieldInReplyTo
+	FieldMessageID
+	FieldID
+	FieldDescription
+	FieldMD5
+	FieldLocation
+)
+
+// Param is one parameter of Content-Type or Content-Disposition.
+type Param struct {
+	Name, Value string
+}
+
+// ParamValue returns the value of the first parameter called name, in any
+// case.
+func ParamValue(params []Param, name string) (string, bool) {
+	for _, p := range params {
+		if strings.EqualFold(p.Name, name) {
+			return p.Value, true
+		}
+	}
+	return "", false
 }
 
 // BodyPart describes one MIME entity: the message itself, a part of a
@@ -105,22 +148,29 @@ type Envelope struct {
 // for text/* and message/rfc822 parts; it is 0 for others. A multipart has
 // at least one entry in Parts.
 type BodyPart struct {
-	Type, Subtype     string            // lowercase; "text", "plain" by default
-	Params            map[string]string // Content-Type parameters; names lowercase
-	ID, Description   string            // Content-ID, Content-Description ("" = NIL)
-	Encoding          string            // Content-Transfer-Encoding, lowercase; "7bit" by default
-	Size              int64             // body octets, CRLF form
-	Lines             int64             // text/* and message/rfc822 only
-	MD5               string            // Content-MD5
-	Disposition       string            // Content-Disposition value, lowercase ("" = NIL)
-	DispositionParams map[string]string // its parameters
-	Language          []string          // Content-Language tags
-	Location          string            // Content-Location
-	Parts             []BodyPart        // multipart children
-	Envelope          *Envelope         // message/rfc822: the encapsulated message's envelope
-	Message           *BodyPart         // message/rfc822: the encapsulated message
-	HeaderSize        int64             // header octets including the blank line, CRLF form
-	Offset            int64             // start of the header in the CRLF form of the message
+	Type, Subtype     string  // lowercase; "text", "plain" by default
+	Params            []Param // Content-Type parameters, in order
+	ID, Description   string  // Content-ID, Content-Description ("" = NIL unless in Empty)
+	Encoding          string  // Content-Transfer-Encoding, lowercase; "7bit" by default
+	Size              int64   // body octets, CRLF form
+	Lines             int64   // text/* and message/rfc822 only
+	MD5               string  // Content-MD5
+	Disposition       string  // Content-Disposition value, lowercase ("" = NIL)
+	DispositionParams []Param // its parameters
+
+	// The tokens as the message spells them ("" when the header lacks
+	// them): IMAP sends these.
+	RawType, RawSubtype, RawEncoding, RawDisposition string
+
+	Empty Fields // ID, Description, MD5, Location present but empty
+
+	Language   []string   // Content-Language tags
+	Location   string     // Content-Location
+	Parts      []BodyPart // multipart children
+	Envelope   *Envelope  // message/rfc822: the encapsulated message's envelope
+	Message    *BodyPart  // message/rfc822: the encapsulated message
+	HeaderSize int64      // header octets including the blank line, CRLF form
+	Offset     int64      // start of the header in the CRLF form of the message
 }
 
 // BodyOffset is where the part's body starts in the CRLF form of the message.
@@ -434,7 +484,7 @@ func (p *summaryParser) parseHeader(h *partHeader, env *Envelope) (cut bool) {
 			p.subjects++
 			p.subjectCut = p.subjectCut || truncated
 		}
-		v := bytes.TrimSpace(p.field)
+		v := p.field
 		if len(v) > room || len(v) > p.budget {
 			p.subjectCut = p.subjectCut || subject
 			return
@@ -464,6 +514,9 @@ func (p *summaryParser) parseHeader(h *partHeader, env *Envelope) (cut bool) {
 			if !keepField {
 				continue
 			}
+			if len(p.field) < maxFieldLen-2 {
+				p.field = append(p.field, '\r', '\n')
+			}
 			value = line
 		} else {
 			flush()
@@ -478,10 +531,7 @@ func (p *summaryParser) parseHeader(h *partHeader, env *Envelope) (cut bool) {
 			name = append(nameBuf[:0], n...)
 			keepField, truncated = true, false
 			p.field = p.field[:0]
-			value = line[colon+1:]
-		}
-		if len(p.field) == 0 {
-			value = bytes.TrimLeft(value, " \t")
+			value = bytes.TrimLeft(line[colon+1:], " \t")
 		}
 		if len(value) > maxFieldLen-len(p.field) {
 			value, truncated = value[:maxFieldLen-len(p.field)], true
@@ -517,6 +567,13 @@ func (p *summaryParser) headerField(h *partHeader, env *Envelope, name, value []
 			*dst = string(value)
 		}
 	}
+	empty := func(f Fields) {
+		if len(value) == 0 {
+			env.Empty |= f
+		} else {
+			env.Empty &^= f
+		}
+	}
 	switch lname {
 	case "mime-version":
 		h.mime = true
@@ -544,12 +601,16 @@ func (p *summaryParser) headerField(h *partHeader, env *Envelope, name, value []
 	switch lname {
 	case "date":
 		env.Date = string(value)
+		empty(FieldDate)
 	case "subject":
 		env.Subject = string(value)
+		empty(FieldSubject)
 	case "in-reply-to":
 		env.InReplyTo = string(value)
+		empty(FieldInReplyTo)
 	case "message-id":
 		env.MessageID = string(value)
+		empty(FieldMessageID)
 	case "from":
 		env.From = parseAddressList(value)
 	case "sender":
@@ -667,11 +728,14 @@ func (p *summaryParser) parseMultipart(bp *BodyPart, boundary string, digest boo
 // applyContentHeader fills bp's content fields from h, with RFC 3501's
 // defaults, and returns the multipart boundary ("" if none).
 func applyContentHeader(bp *BodyPart, h *partHeader, digest bool) (boundary string) {
-	var params map[string]string
+	var params []Param
 	if h.seenCType {
 		var typ, sub string
 		typ, sub, params = parseContentType(h.ctype)
-		bp.Type, bp.Subtype = typ, sub
+		if typ != "" {
+			bp.RawType, bp.RawSubtype = typ, sub
+			bp.Type, bp.Subtype = strings.ToLower(typ), strings.ToLower(sub)
+		}
 	}
 	if bp.Type == "" {
 		if digest {
@@ -688,16 +752,8 @@ func applyContentHeader(bp *BodyPart, h *partHeader, digest bool) (boundary stri
 			bp.Subtype = "unknown"
 		}
 	}
-	if bp.Type == "text" {
-		if _, ok := params["charset"]; !ok {
-			if params == nil {
-				params = map[string]string{}
-			}
-			params["charset"] = "us-ascii"
-		}
-	}
 	if bp.Type == "multipart" {
-		boundary = params["boundary"]
+		boundary, _ = ParamValue(params, "boundary")
 		if len(boundary) > maxBoundaryLen {
 			boundary = ""
 		}
@@ -706,13 +762,24 @@ func applyContentHeader(bp *BodyPart, h *partHeader, digest bool) (boundary stri
 	bp.Encoding = "7bit"
 	if h.seenCTE {
 		if tok, _ := mimeToken(h.cte); tok != "" {
+			bp.RawEncoding = tok
 			bp.Encoding = strings.ToLower(tok)
 		}
 	}
 	bp.ID, bp.Description, bp.MD5, bp.Location = h.id, h.desc, h.md5, h.loc
+	for _, f := range []struct {
+		seen  bool
+		value string
+		field Fields
+	}{{h.seenID, h.id, FieldID}, {h.seenDesc, h.desc, FieldDescription}, {h.seenMD5, h.md5, FieldMD5}, {h.seenLoc, h.loc, FieldLocation}} {
+		if f.seen && f.value == "" {
+			bp.Empty |= f.field
+		}
+	}
 	if h.seenDisp {
 		disp, rest := mimeToken(h.disp)
 		if disp != "" {
+			bp.RawDisposition = disp
 			bp.Disposition = strings.ToLower(disp)
 			bp.DispositionParams = parseParams(rest)
 		}
@@ -833,7 +900,7 @@ func mimeToken(s string) (tok, rest string) {
 
 // parseContentType parses "type/subtype; params". A missing or broken
 // type gives "", which the caller turns into the default.
-func parseContentType(v string) (typ, sub string, params map[string]string) {
+func parseContentType(v string) (typ, sub string, params []Param) {
 	typ, rest := mimeToken(v)
 	if typ == "" {
 		return "", "", nil
@@ -842,14 +909,14 @@ func parseContentType(v string) (typ, sub string, params map[string]string) {
 	if strings.HasPrefix(rest, "/") {
 		sub, rest = mimeToken(rest[1:])
 	}
-	return strings.ToLower(typ), strings.ToLower(sub), parseParams(rest)
+	return typ, sub, parseParams(rest)
 }
 
-// parseParams parses "; name=value" pairs leniently and joins RFC 2231
-// continuations. The first occurrence of a name wins.
-func parseParams(s string) map[string]string {
-	type param struct{ name, value string }
-	var list []param
+// parseParams parses "; name=value" pairs leniently. Plain parameters
+// come first, in order; RFC 2231 continuations are joined and follow,
+// sorted by name (as Dovecot orders them).
+func parseParams(s string) []Param {
+	var list []Param
 	for {
 		s = skipCFWS(s)
 		if s == "" {
@@ -884,33 +951,41 @@ func parseParams(s string) map[string]string {
 			}
 			value, s = strings.TrimSpace(s[:i]), s[i:]
 		}
-		list = append(list, param{strings.ToLower(name), value})
+		list = append(list, Param{name, value})
 	}
 	if len(list) == 0 {
 		return nil
 	}
-	out := make(map[string]string, len(list))
 	type section struct {
 		value    string
 		extended bool
 	}
+	var out []Param
+	var bases []string // continuation names, as first seen
 	conts := map[string]map[int]section{}
 	for _, pr := range list {
-		base, num, extended, ok := splitContinuation(pr.name)
+		base, num, extended, ok := splitContinuation(pr.Name)
+		if !ok && len(pr.Name) > 1 && strings.HasSuffix(pr.Name, "*") {
+			// An extended value in one piece ("name*=utf-8''x") is an
+			// RFC 2231 parameter too, and sorts with them.
+			base, num, extended, ok = pr.Name[:len(pr.Name)-1], 0, true, true
+		}
 		if !ok {
-			if _, dup := out[pr.name]; !dup {
-				out[pr.name] = pr.value
-			}
+			out = append(out, pr)
 			continue
 		}
-		if conts[base] == nil {
-			conts[base] = map[int]section{}
+		key := strings.ToLower(base)
+		if conts[key] == nil {
+			conts[key] = map[int]section{}
+			bases = append(bases, base)
 		}
-		if _, dup := conts[base][num]; !dup {
-			conts[base][num] = section{pr.value, extended}
+		if _, dup := conts[key][num]; !dup {
+			conts[key][num] = section{pr.Value, extended}
 		}
 	}
-	for base, secs := range conts {
+	slices.SortStableFunc(bases, func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) })
+	for _, base := range bases {
+		secs := conts[strings.ToLower(base)]
 		first, ok := secs[0]
 		if !ok {
 			continue
@@ -927,9 +1002,7 @@ func parseParams(s string) map[string]string {
 		if first.extended {
 			key += "*"
 		}
-		if _, dup := out[key]; !dup {
-			out[key] = b.String()
-		}
+		out = append(out, Param{key, b.String()})
 	}
 	return out
 }
@@ -961,6 +1034,7 @@ func splitContinuation(name string) (base string, num int, extended, ok bool) {
 const (
 	missingMailbox = "MISSING_MAILBOX"
 	missingDomain  = "MISSING_DOMAIN"
+	invalidRoute   = "INVALID_ROUTE"
 )
 
 type addrToken struct {
@@ -1045,6 +1119,10 @@ func parseAddressList(value []byte) []Address {
 			break
 		}
 		switch {
+		case stopped && stop.kind == ';' && !inGroup && len(words) == 0:
+			// A list that starts an address with ';' cannot be read on:
+			// Dovecot ends it with one missing address, and so do we.
+			return append(out, fillMissing(Address{}))
 		case stopped && stop.kind == ':' && !inGroup:
 			out = append(out, Address{Mailbox: orMissing(strings.Join(words, " "), missingMailbox)})
 			inGroup = true
@@ -1108,20 +1186,28 @@ func fillMissing(a Address) Address {
 
 // parseAngleAddr reads "[@route,...:]local@domain>" after the '<'.
 func parseAngleAddr(lx *addrLexer) Address {
+	var a Address
 	if t, ok := lx.peek(); ok && t.kind == '@' {
-		// An obsolete source route: skip it.
+		// An obsolete source route, "@a,@b:", kept as Dovecot shows it.
+		var route strings.Builder
 		for {
 			t, ok := lx.next()
-			if !ok || t.kind == ':' {
+			if !ok || t.kind == '>' {
+				return fillMissing(Address{Route: invalidRoute})
+			}
+			if t.kind == ':' {
 				break
 			}
-			if t.kind == '>' {
-				return fillMissing(Address{})
+			switch t.kind {
+			case 'a', 'l':
+				route.WriteString(t.text)
+			case '@', ',':
+				route.WriteByte(t.kind)
 			}
 		}
+		a.Route = route.String()
 	}
 	var local []string
-	var a Address
 	for {
 		t, ok := lx.next()
 		if !ok || t.kind == '>' {

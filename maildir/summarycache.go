@@ -6,9 +6,9 @@ package maildir
 // never trusted over the message files, and rebuilt when missing, stale or
 // corrupt.
 //
-// File <folder dir>/maildird-cache, format version 2:
+// File <folder dir>/maildird-cache, format version 3:
 //
-//	header   "maildird-cache 2\n"                 17 bytes
+//	header   "maildird-cache 3\n"                 17 bytes
 //	record*  length  uint32 little endian         bytes of payload
 //	         crc     uint32 little endian         CRC-32C (Castagnoli) of payload
 //	         payload uvarint len, base name       the message's base name (key)
@@ -32,15 +32,17 @@ package maildir
 // one record it needs from the file.
 //
 // Summary encoding (all integers varints, strings uvarint length + bytes,
-// lists uvarint count + elements, maps uvarint count + sorted key/value
-// string pairs):
+// lists uvarint count + elements, params uvarint count + name/value
+// string pairs in order):
 //
 //	summary  = envelope flags bodypart
 //	flags    = uvarint, bit 0: SubjectExact
 //	envelope = date subject from sender replyto to cc bcc inreplyto messageid
-//	address  = name mailbox host
+//	           empty(uvarint)
+//	address  = name route mailbox host
 //	bodypart = type subtype params id description encoding size lines md5
 //	           disposition dispositionparams language location
+//	           rawtype rawsubtype rawencoding rawdisposition empty(uvarint)
 //	           parts(list of bodypart) hasmessage(byte 0/1) [envelope bodypart]
 //	           headersize offset
 
@@ -61,7 +63,7 @@ import (
 
 const (
 	summaryCacheName   = "maildird-cache"
-	summaryCacheHeader = "maildird-cache 2\n"
+	summaryCacheHeader = "maildird-cache 3\n"
 	maxCacheRecord     = 4 << 20   // longer records are not cached, and mean corruption when read
 	maxCacheKey        = 4096      // a longer base name in a record means corruption
 	maxPendingCache    = 256 << 10 // unflushed record bytes that trigger a Flush from Put
@@ -515,19 +517,11 @@ func (e *sumEncoder) str(s string) {
 	e.b = append(e.b, s...)
 }
 
-func (e *sumEncoder) params(m map[string]string) {
-	e.uvarint(uint64(len(m)))
-	if len(m) == 0 {
-		return
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		e.str(k)
-		e.str(m[k])
+func (e *sumEncoder) params(list []Param) {
+	e.uvarint(uint64(len(list)))
+	for _, p := range list {
+		e.str(p.Name)
+		e.str(p.Value)
 	}
 }
 
@@ -535,6 +529,7 @@ func (e *sumEncoder) addresses(list []Address) {
 	e.uvarint(uint64(len(list)))
 	for _, a := range list {
 		e.str(a.Name)
+		e.str(a.Route)
 		e.str(a.Mailbox)
 		e.str(a.Host)
 	}
@@ -548,6 +543,7 @@ func (e *sumEncoder) envelope(v *Envelope) {
 	}
 	e.str(v.InReplyTo)
 	e.str(v.MessageID)
+	e.uvarint(uint64(v.Empty))
 }
 
 func (e *sumEncoder) bodyPart(p *BodyPart) {
@@ -567,6 +563,11 @@ func (e *sumEncoder) bodyPart(p *BodyPart) {
 		e.str(l)
 	}
 	e.str(p.Location)
+	e.str(p.RawType)
+	e.str(p.RawSubtype)
+	e.str(p.RawEncoding)
+	e.str(p.RawDisposition)
+	e.uvarint(uint64(p.Empty))
 	e.uvarint(uint64(len(p.Parts)))
 	for i := range p.Parts {
 		e.bodyPart(&p.Parts[i])
@@ -652,17 +653,16 @@ func (d *sumDecoder) str() string {
 	return v
 }
 
-func (d *sumDecoder) params() map[string]string {
+func (d *sumDecoder) params() []Param {
 	n := d.count()
 	if n == 0 {
 		return nil
 	}
-	m := make(map[string]string, min(n, 16))
+	list := make([]Param, 0, min(n, len(d.s)/2))
 	for i := 0; i < n && !d.bad; i++ {
-		k := d.str()
-		m[k] = d.str()
+		list = append(list, Param{Name: d.str(), Value: d.str()})
 	}
-	return m
+	return list
 }
 
 func (d *sumDecoder) addresses() []Address {
@@ -670,9 +670,9 @@ func (d *sumDecoder) addresses() []Address {
 	if n == 0 {
 		return nil
 	}
-	list := make([]Address, 0, min(n, len(d.s)/3))
+	list := make([]Address, 0, min(n, len(d.s)/4))
 	for i := 0; i < n && !d.bad; i++ {
-		list = append(list, Address{Name: d.str(), Mailbox: d.str(), Host: d.str()})
+		list = append(list, Address{Name: d.str(), Route: d.str(), Mailbox: d.str(), Host: d.str()})
 	}
 	return list
 }
@@ -685,6 +685,18 @@ func (d *sumDecoder) envelope(v *Envelope) {
 	}
 	v.InReplyTo = d.str()
 	v.MessageID = d.str()
+	v.Empty = d.fields()
+}
+
+// fields reads a Fields set; unknown bits mean corruption.
+func (d *sumDecoder) fields() Fields {
+	f := d.uvarint()
+	if f >= uint64(FieldLocation)<<1 {
+		d.bad = true
+		d.s = ""
+		return 0
+	}
+	return Fields(f)
 }
 
 func (d *sumDecoder) bodyPart(p *BodyPart) {
@@ -712,6 +724,11 @@ func (d *sumDecoder) bodyPart(p *BodyPart) {
 		}
 	}
 	p.Location = d.str()
+	p.RawType = d.str()
+	p.RawSubtype = d.str()
+	p.RawEncoding = d.str()
+	p.RawDisposition = d.str()
+	p.Empty = d.fields()
 	if n := d.count(); n > 0 {
 		// Each encoded part takes at least minPartBytes.
 		if n > maxMIMEParts || n*minPartBytes > len(d.s) {
@@ -750,9 +767,9 @@ func (d *sumDecoder) flags() uint64 {
 	return f
 }
 
-// minPartBytes is the smallest encoding of a bodypart: 17 fields of at
+// minPartBytes is the smallest encoding of a bodypart: 22 fields of at
 // least one byte.
-const minPartBytes = 17
+const minPartBytes = 22
 
 func (d *sumDecoder) summary() *Summary {
 	s := &Summary{}

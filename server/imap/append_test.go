@@ -20,7 +20,7 @@ func TestAppend(t *testing.T) {
 	}
 	r.ok("SELECT Drafts")
 	out := r.ok("FETCH 1 (FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])")
-	if !hasLine(out, `FLAGS (\Seen \Draft kw`) || !hasLine(out, `INTERNALDATE " 5-Mar-2024 09:00:00 +0000"`) {
+	if !hasLine(out, `FLAGS (\Seen \Draft kw`) || !hasLine(out, `INTERNALDATE "05-Mar-2024 09:00:00 +0000"`) {
 		t.Fatalf("appended message: %q", out)
 	}
 	if !hasLine(out, fmt.Sprintf("RFC822.SIZE %d", len(msg))) {

@@ -4,9 +4,10 @@
 // The protocol engine is go-imap's imapserver; this package is its
 // Session over package maildir, one file per command group (select.go,
 // store.go, copy.go, expunge.go, append.go, list.go, status.go, idle.go,
-// ...). FETCH data items and SEARCH keys live in fetch.go, structure.go,
+// ...). FETCH data items and SEARCH keys live in fetch.go, wire.go,
 // sections.go and search.go, behind two functions: writeFetchItems and
-// searchMatch.
+// searchMatch. FETCH responses are written here, not by go-imap, byte for
+// byte as Dovecot writes them (fetch.go says how).
 //
 // States (RFC 3501 §3): not authenticated until LOGIN or AUTHENTICATE
 // PLAIN succeeds, which needs TLS unless the client is on the same machine

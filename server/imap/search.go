@@ -475,7 +475,7 @@ func (w *partWalker) walk(p *maildir.BodyPart) (bool, error) {
 	case "quoted-printable":
 		dec = newQPReader(src)
 	}
-	found := searchStream(dec, charsetDecoder(p.Params["charset"]), w.needle)
+	found := searchStream(dec, charsetDecoder(paramValue(p.Params, "charset")), w.needle)
 	if src.err != nil {
 		return false, src.err
 	}
@@ -642,4 +642,10 @@ var cp1252 = highTable{
 
 var latin9 = highTable{
 	0x24: '€', 0x26: 'Š', 0x28: 'š', 0x34: 'Ž', 0x38: 'ž', 0x3C: 'Œ', 0x3D: 'œ', 0x3E: 'Ÿ',
+}
+
+// paramValue is the value of a parameter, "" when absent.
+func paramValue(params []maildir.Param, name string) string {
+	v, _ := maildir.ParamValue(params, name)
+	return v
 }

@@ -8,14 +8,12 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"io"
 	"mime/quotedprintable"
 	"strings"
 
 	goimap "github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 
 	"github.com/maildird/maildird/maildir"
 )
@@ -83,72 +81,92 @@ func window(total int64, partial *goimap.SectionPartial) (off, n int64) {
 	return off, min(max(partial.Size, 0), total-off)
 }
 
-func (f *fetcher) writeBodySection(w *imapserver.FetchResponseWriter, bs *goimap.FetchItemBodySection) error {
+func (f *fetcher) writeBodySection(o *fetchOut, bs *goimap.FetchItemBodySection) error {
 	sp, ok, err := f.bodySection(bs)
 	if err != nil {
 		return err
 	}
+	open := func(n int64) io.WriteCloser { return nulWriter{o.literal(n, false)} }
 	names, not := bs.HeaderFields, false
 	if len(bs.HeaderFieldsNot) > 0 {
 		names, not = bs.HeaderFieldsNot, true
 	}
-	for i := range names {
-		// The writer echoes the names; Dovecot echoes them in upper case.
-		names[i] = strings.ToUpper(names[i])
-	}
 	if len(names) == 0 || !ok {
-		off, n := window(sp.n, bs.Partial)
-		return f.copySpan(w.WriteBodySection(bs, n), span{sp.off + off, n})
-	}
-	want := make(map[string]bool, len(names))
-	for _, name := range names {
-		want[name] = true
-	}
-	return f.writeProduced(func(n int64) io.WriteCloser { return w.WriteBodySection(bs, n) }, sp.n, bs.Partial,
-		func(dst io.Writer) error {
-			return f.withSpan(sp, func(r io.Reader) error { return filterHeader(dst, r, want, not) })
-		})
-}
-
-func (f *fetcher) writeBinarySection(w *imapserver.FetchResponseWriter, bs *goimap.FetchItemBinarySection) error {
-	p, sp, err := f.binaryPart(bs.Part)
-	if err != nil {
-		return err
-	}
-	open := func(n int64) io.WriteCloser { return w.WriteBinarySection(bs, n) }
-	if p == nil || identityEncoding(p) {
 		off, n := window(sp.n, bs.Partial)
 		return f.copySpan(open(n), span{sp.off + off, n})
 	}
-	return f.writeProduced(open, sp.n, bs.Partial, func(dst io.Writer) error { return f.decodePart(dst, p) })
+	want := make(map[string]bool, len(names))
+	for _, name := range names {
+		want[strings.ToUpper(name)] = true
+	}
+	return f.writeProduced(open, sp.n, bs.Partial, func(dst io.Writer) error {
+		return f.withSpan(sp, func(r io.Reader) error { return filterHeader(dst, r, want, not) })
+	})
 }
 
-// binarySize is BINARY.SIZE: the length of the decoded part.
-func (f *fetcher) binarySize(part []int) (int64, error) {
-	p, sp, err := f.binaryPart(part)
-	if err != nil || p == nil || identityEncoding(p) {
-		return sp.n, err
-	}
-	var c countWriter
-	err = f.decodePart(&c, p)
-	return int64(c), err
+// errParse answers BINARY of encoded data that does not decode (RFC 3516
+// §4.3 leaves the code to the server; Dovecot's is PARSE).
+var errParse = &goimap.Error{
+	Type: goimap.StatusResponseTypeNo,
+	Code: "PARSE",
+	Text: "Invalid data in MIME part",
 }
 
-// binaryPart resolves a BINARY section: the whole message (p == nil) or
-// a part's body. A part that does not exist is empty.
-func (f *fetcher) binaryPart(part []int) (*maildir.BodyPart, span, error) {
-	if len(part) == 0 {
-		return nil, span{0, f.info.Size}, nil
-	}
+// binaryEntity resolves BINARY[part]: the whole message (whole), or a
+// part; ok is false for a part the message does not have (its BINARY is
+// empty).
+func (f *fetcher) binaryEntity(part []int) (p *maildir.BodyPart, whole, ok bool, err error) {
 	s, err := f.summary()
 	if err != nil {
-		return nil, span{}, err
+		return nil, false, false, err
 	}
-	p, ok := s.Part(part...)
+	if len(part) == 0 {
+		return &s.Body, true, true, nil
+	}
+	p, ok = s.Part(part...)
+	return p, false, ok, nil
+}
+
+// planBinaryItem is Dovecot's plan (binaryconv.go) for BINARY[part], or
+// the reason it refuses it.
+func (f *fetcher) planBinaryItem(part []int) (binaryResult, error) {
+	p, whole, ok, err := f.binaryEntity(part)
+	if err != nil || !ok {
+		return binaryResult{}, err
+	}
+	res, err := planBinary(f.src.Open, p, whole)
+	if err != nil {
+		return res, fmt.Errorf("imap: reading UID %d: %w", f.info.UID, err)
+	}
+	return res, binaryError(res.Problem)
+}
+
+// binaryError is the answer to a BINARY Dovecot refuses. Where Dovecot
+// hangs up (encoded data cut short), we answer as for broken data.
+func binaryError(p binaryProblem) error {
+	switch p {
+	case binaryOK:
+		return nil
+	case binaryUnknownCTE:
+		return errUnknownCTE
+	}
+	return errParse
+}
+
+// writeBinarySection writes BINARY[part]<partial> as planned by check.
+func (f *fetcher) writeBinarySection(o *fetchOut, bs *goimap.FetchItemBinarySection, res binaryResult) error {
+	p, whole, ok, err := f.binaryEntity(bs.Part)
+	if err != nil {
+		return err
+	}
 	if !ok {
-		return nil, span{}, nil
+		return finishLiteral(o.literal(0, false), 0, 0, nil)
 	}
-	return p, bodySpan(p), nil
+	off, n := window(res.Size, bs.Partial)
+	lit := o.literal(n, res.Literal8)
+	ww := &windowWriter{w: lit, skip: off, left: n}
+	_, err = writeBinaryConverted(ww, f.src.Open, p, whole, res)
+	return finishLiteral(lit, n-ww.left, n, err)
 }
 
 // identityEncoding reports a part whose body is sent as it is: composite
@@ -167,33 +185,6 @@ func identityEncoding(p *maildir.BodyPart) bool {
 // knownEncoding reports whether BINARY can decode the part.
 func knownEncoding(p *maildir.BodyPart) bool {
 	return identityEncoding(p) || p.Encoding == "base64" || p.Encoding == "quoted-printable"
-}
-
-// decodePart writes the part's body with its transfer encoding undone.
-// Broken encoded data ends the output where it breaks, as the decoders
-// allow no recovery; only a read error of the file is an error.
-func (f *fetcher) decodePart(dst io.Writer, p *maildir.BodyPart) error {
-	return f.withSpan(bodySpan(p), func(r io.Reader) error {
-		src := &readErr{r: r}
-		var dec io.Reader
-		switch p.Encoding {
-		case "base64":
-			dec = newBase64Reader(src)
-		case "quoted-printable":
-			dec = newQPReader(src)
-		default:
-			dec = src
-		}
-		_, err := io.Copy(dst, dec)
-		if src.err != nil {
-			return src.err
-		}
-		var werr writeError
-		if errors.As(err, &werr) {
-			return err
-		}
-		return nil
-	})
 }
 
 // withSpan opens the message, skips to sp and gives read a reader of its

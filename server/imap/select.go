@@ -266,32 +266,21 @@ func (sel *selection) eachUID(set goimap.UIDSet, fn func([]item) error) error {
 }
 
 // wantsSeen reports whether FETCH sets \Seen: a BODY[] or BINARY[]
-// without PEEK (RFC 3501 §6.4.5).
-func wantsSeen(o *goimap.FetchOptions) bool {
-	for _, bs := range o.BodySection {
-		if !bs.Peek {
-			return true
-		}
-	}
-	for _, bs := range o.BinarySection {
-		if !bs.Peek {
-			return true
-		}
-	}
-	return false
-}
-
 // Fetch serves FETCH and UID FETCH (RFC 3501 §6.4.5, RFC 9051 §6.4.5).
-// The data items are written by writeFetchItems; this sets \Seen first, so
-// the FLAGS item shows it, and adds FLAGS when the client did not ask for
-// them but they changed.
-func (s *session) Fetch(w *imapserver.FetchWriter, numSet goimap.NumSet, options *goimap.FetchOptions) error {
+// The responses are written by writeFetchItems, straight to the
+// connection (fetch.go says why); this sets \Seen first, so the FLAGS
+// item shows it, and adds FLAGS when the client did not ask for them but
+// they changed.
+func (s *session) Fetch(_ *imapserver.FetchWriter, numSet goimap.NumSet, options *goimap.FetchOptions) error {
 	sel := s.sel
 	if sel == nil {
 		return errNotSelected
 	}
 	s.touch()
-	markSeen := !sel.readOnly && wantsSeen(options)
+	cmd, haveCmd := commandText(s.conn)
+	plan := newFetchPlan(options, cmd, haveCmd)
+	markSeen := !sel.readOnly && plan.setsSeen
+	out := newFetchOut(s.conn.NetConn())
 	gone := false
 	err := sel.each(numSet, s.res, func(items []item) error {
 		var changed map[uint32]bool
@@ -304,16 +293,10 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet goimap.NumSet, options
 		for i := range items {
 			s.touch()
 			it := &items[i]
-			opts := options
-			if changed[it.msg.UID] && !options.Flags {
-				// Like Dovecot: FLAGS follow when FETCH set \Seen.
-				withFlags := *options
-				withFlags.Flags = true
-				opts = &withFlags
+			err := writeFetchItems(out, it.seq, &boxMessage{b: sel.box, msg: it.msg}, plan, s.flags, changed[it.msg.UID])
+			if out.err != nil {
+				return out.err
 			}
-			rw := w.CreateMessage(it.seq)
-			_, err := writeFetchItems(rw, &boxMessage{b: sel.box, msg: it.msg}, opts, s.flags)
-			cerr := rw.Close()
 			if err != nil {
 				if errors.Is(err, maildir.ErrNoSuchMessage) || errors.Is(err, fs.ErrNotExist) {
 					gone = true
@@ -321,12 +304,18 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet goimap.NumSet, options
 				}
 				return err
 			}
-			if cerr != nil {
-				return cerr
-			}
 		}
 		return nil
 	})
+	if cerr := out.close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if out.err != nil {
+		// The stream is out of step with what was announced: only
+		// closing the connection is safe.
+		s.conn.NetConn().Close()
+		return out.err
+	}
 	if err != nil {
 		return err
 	}
@@ -334,6 +323,20 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet goimap.NumSet, options
 		return storeError(maildir.ErrNoSuchMessage)
 	}
 	return nil
+}
+
+// commandRecorder is the connection's record of the command being run.
+type commandRecorder interface {
+	lastCommand() (string, bool)
+}
+
+// commandText is the FETCH command as the client sent it, when the
+// connection recorded it.
+func commandText(c *imapserver.Conn) (string, bool) {
+	if r, ok := c.NetConn().(commandRecorder); ok {
+		return r.lastCommand()
+	}
+	return "", false
 }
 
 // markSeen sets \Seen on the items that lack it, updating them, and tells
