@@ -676,6 +676,12 @@ func (p *summaryParser) parseEntity(bp *BodyPart, env *Envelope, inMulti, digest
 		p.parseEntity(bp.Message, bp.Envelope, false, false, depth+1)
 	default:
 		p.skipBody()
+		if !cut && p.hit.valid && p.hit.end == bodyStart && bp.HeaderSize >= 2 {
+			// The body is empty and a boundary follows the blank line:
+			// that line's CRLF is the one before the boundary, which
+			// belongs to the boundary (as Dovecot counts it).
+			bp.HeaderSize -= 2
+		}
 	}
 	end, nlEnd := p.end()
 	bp.Size = end - bodyStart

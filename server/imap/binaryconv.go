@@ -308,6 +308,14 @@ func (e *binEngine) part(q *maildir.BodyPart, hdr bool, depth int) error {
 		if err := e.writeHeader(q, scan); err != nil {
 			return err
 		}
+		if len(scan.extra) == 1 && isBlankLine(scan.extra[0]) {
+			// The summary gives the blank line ending an empty part's
+			// header to the boundary after it, as Dovecot's parser
+			// counts it; the header has written it already.
+			if err := e.main.skipTo(q.Offset + q.HeaderSize + int64(len(scan.extra[0]))); err != nil {
+				return err
+			}
+		}
 		if e.record {
 			e.bins = append(e.bins, binPart{part: q, hdr: e.written() - start})
 			bp = &e.bins[len(e.bins)-1]

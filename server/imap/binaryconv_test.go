@@ -404,7 +404,7 @@ func TestBinaryDovecotComparison(t *testing.T) {
 		// Dovecot reads a header cut by a boundary on past it, and its output
 		// is then longer than the message: it fails the FETCH anyway. Such
 		// output, compared, was found 2 bytes off; also only counted.
-		if res, _ := planBinary(opener(msg), &s.Body, true); res.Problem == binaryShortRaw {
+		if res, _ := planBinary(opener(msg), &s.Body, true); res.Problem == binaryShortRaw || cutHeader(msg, &s.Body) {
 			headersAgree = false
 		}
 		for _, it := range binaryItems(s) {
@@ -454,4 +454,18 @@ func TestBinaryDovecotComparison(t *testing.T) {
 		}
 	}
 	t.Logf("compared over %d messages: %v", len(files), counts)
+}
+
+// cutHeader reports a part of p whose header a boundary line cuts short
+// (its span does not end with a line end).
+func cutHeader(msg []byte, p *maildir.BodyPart) bool {
+	if p.HeaderSize > 0 && !bytes.HasSuffix(msg[p.Offset:p.Offset+p.HeaderSize], []byte("\r\n")) {
+		return true
+	}
+	for i := range p.Parts {
+		if cutHeader(msg, &p.Parts[i]) {
+			return true
+		}
+	}
+	return p.Message != nil && cutHeader(msg, p.Message)
 }
