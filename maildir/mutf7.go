@@ -37,6 +37,10 @@ func mutf7Value(c byte) byte {
 
 func isPrintableASCII(r rune) bool { return r >= 0x20 && r <= 0x7e }
 
+// EncodeMUTF7 is a folder name as IMAP4rev1 sends it (and as it is
+// stored): modified UTF-7. It fails only on invalid UTF-8.
+func EncodeMUTF7(name string) (string, error) { return encodeFolderName(name) }
+
 // encodeFolderName turns a UTF-8 folder name into modified UTF-7. It fails
 // only on invalid UTF-8, which no IMAP client can mean.
 func encodeFolderName(name string) (string, error) {

@@ -15,7 +15,10 @@ import (
 // 5258: SUBSCRIBED, RECURSIVEMATCH and SPECIAL-USE selection, CHILDREN,
 // SUBSCRIBED and SPECIAL-USE return options), LIST-STATUS (RFC 5819) and
 // SPECIAL-USE (RFC 6154). imapserver gives LSUB as a LIST selecting
-// subscribed folders and writes it as LSUB.
+// subscribed folders. The answers are written here (writeListRaw) as
+// Dovecot writes them, attributes and name encoding; go-imap's writer is
+// left for LIST-STATUS, RECURSIVEMATCH, UTF-8 names and commands the
+// connection did not record.
 func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, options *goimap.ListOptions) error {
 	s.touch()
 	if len(patterns) == 0 {
@@ -58,9 +61,14 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 		exists[folders[i].Name] = &folders[i]
 	}
 
+	verb := listVerb(s.conn)
+	lsub := verb == "LSUB" || verb == "" && isLSUB(w)
 	var out []*goimap.ListData
 	if options.SelectSubscribed {
-		out = s.listSubscribed(folders, exists, subs, match, options, isLSUB(w))
+		out = s.listSubscribed(folders, exists, subs, match, options, lsub)
+		if lsub {
+			out = append(out, impliedLSUBParents(folders, exists, subs, patterns, full, out)...)
+		}
 	} else {
 		for i := range folders {
 			f := &folders[i]
@@ -73,6 +81,11 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 			out = append(out, listData(f, subs[f.Name] && options.ReturnSubscribed))
 		}
 	}
+	caps := s.conn.EnabledCaps()
+	utf8Names := caps.Has(goimap.CapIMAP4rev2) || caps.Has(goimap.CapUTF8Accept)
+	if verb != "" && options.ReturnStatus == nil && !options.SelectRecursiveMatch && !utf8Names {
+		return s.writeListRaw(out, verb, lsub, options, len(patterns) > 1)
+	}
 	for _, d := range out {
 		if options.ReturnStatus != nil && !hasAttr(d.Attrs, goimap.MailboxAttrNoSelect) && !hasAttr(d.Attrs, goimap.MailboxAttrNonExistent) {
 			if st, err := s.status(d.Mailbox, options.ReturnStatus); err == nil {
@@ -84,6 +97,123 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 		}
 	}
 	return nil
+}
+
+// listAttrs picks and orders the attributes Dovecot shows (see
+// writeListRaw): \Subscribed, \NonExistent, CHILDREN's, then the role.
+func listAttrs(have []goimap.MailboxAttr, lsub, extended bool, o *goimap.ListOptions) []goimap.MailboxAttr {
+	var attrs []goimap.MailboxAttr
+	switch {
+	case lsub:
+		for _, a := range have {
+			if a == goimap.MailboxAttrNoSelect || hasSpecialUse([]goimap.MailboxAttr{a}) {
+				attrs = append(attrs, a)
+			}
+		}
+		return attrs
+	case !extended:
+		return have
+	}
+	if (o.SelectSubscribed || o.ReturnSubscribed) && hasAttr(have, goimap.MailboxAttrSubscribed) {
+		attrs = append(attrs, goimap.MailboxAttrSubscribed)
+	}
+	if hasAttr(have, goimap.MailboxAttrNoSelect) || hasAttr(have, goimap.MailboxAttrNonExistent) {
+		attrs = append(attrs, goimap.MailboxAttrNonExistent)
+	}
+	if o.ReturnChildren {
+		if hasAttr(have, goimap.MailboxAttrHasChildren) {
+			attrs = append(attrs, goimap.MailboxAttrHasChildren)
+		} else {
+			attrs = append(attrs, goimap.MailboxAttrHasNoChildren)
+		}
+	}
+	if o.ReturnSpecialUse || o.SelectSpecialUse {
+		for _, a := range have {
+			if hasSpecialUse([]goimap.MailboxAttr{a}) {
+				attrs = append(attrs, a)
+			}
+		}
+	}
+	return attrs
+}
+
+// listVerb is "LIST" or "LSUB" from the command as the client sent it,
+// "" when the connection did not record it.
+func listVerb(c *imapserver.Conn) string {
+	cmd, ok := commandText(c)
+	if !ok {
+		return ""
+	}
+	f := strings.Fields(cmd)
+	if len(f) < 2 {
+		return ""
+	}
+	switch v := strings.ToUpper(f[1]); v {
+	case "LIST", "LSUB":
+		return v
+	}
+	return ""
+}
+
+// impliedLSUBParents: LSUB with a trailing "%" lists, as \Noselect, an
+// unsubscribed folder that has subscribed folders below it (RFC 3501
+// §6.3.9), as Dovecot does.
+func impliedLSUBParents(folders []maildir.Folder, exists map[string]*maildir.Folder, subs map[string]bool, patterns, full []string, listed []*goimap.ListData) []*goimap.ListData {
+	seen := map[string]bool{}
+	for _, d := range listed {
+		seen[d.Mailbox] = true
+	}
+	var out []*goimap.ListData
+	for i, p := range patterns {
+		if !strings.HasSuffix(p, "%") {
+			continue
+		}
+		for _, f := range folders {
+			name := f.Name
+			if seen[name] || subs[name] || !imapserver.MatchList(name, delim, "", full[i]) || !hasSubscribedBelow(name, subs) {
+				continue
+			}
+			seen[name] = true
+			out = append(out, &goimap.ListData{Delim: delim, Mailbox: name, Attrs: []goimap.MailboxAttr{goimap.MailboxAttrNoSelect}})
+		}
+	}
+	return out
+}
+
+// writeListRaw writes LIST or LSUB answers with Dovecot's attributes and
+// its mailbox name encoding (an atom where one will do). A basic LIST
+// shows \Noselect, CHILDREN's attributes and the special-use role; an
+// extended one (selection or return options, several patterns) only what
+// was asked for, \NonExistent for a parent that is not a folder; LSUB the
+// role and \Noselect.
+func (s *session) writeListRaw(list []*goimap.ListData, verb string, lsub bool, o *goimap.ListOptions, patterns bool) error {
+	extended := !lsub && (o.SelectSubscribed || o.SelectRemote || o.SelectSpecialUse || o.ReturnSubscribed ||
+		o.ReturnChildren || o.ReturnSpecialUse || patterns)
+	out := newFetchOut(s.conn.NetConn())
+	var b []byte
+	for _, d := range list {
+		attrs := listAttrs(d.Attrs, lsub, extended, o)
+		b = append(b[:0], "* "...)
+		b = append(b, verb...)
+		b = append(b, " ("...)
+		for i, a := range attrs {
+			if i > 0 {
+				b = append(b, ' ')
+			}
+			b = append(b, a...)
+		}
+		b = append(b, `) "`...)
+		b = append(b, byte(d.Delim))
+		b = append(b, `" `...)
+		name, err := maildir.EncodeMUTF7(d.Mailbox)
+		if err != nil {
+			name = d.Mailbox
+		}
+		b = appendAString(b, name)
+		b = append(b, "\r\n"...)
+		out.write(b)
+	}
+	return out.close()
 }
 
 // listSubscribed lists the subscribed folders that match (LSUB, and LIST
@@ -103,7 +233,9 @@ func (s *session) listSubscribed(folders []maildir.Folder, exists map[string]*ma
 		case f != nil:
 			d = listData(f, !lsub)
 		case lsub:
-			d = &goimap.ListData{Delim: delim, Mailbox: name, Attrs: []goimap.MailboxAttr{goimap.MailboxAttrNoSelect}}
+			// A subscription whose folder is gone (Dovecot shows it
+			// with no attribute).
+			d = &goimap.ListData{Delim: delim, Mailbox: name}
 		default:
 			d = &goimap.ListData{Delim: delim, Mailbox: name, Attrs: []goimap.MailboxAttr{goimap.MailboxAttrNonExistent, goimap.MailboxAttrSubscribed}}
 		}

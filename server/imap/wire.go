@@ -312,3 +312,22 @@ func appendExtension(b []byte, p *maildir.BodyPart) []byte {
 	b = append(b, ' ')
 	return appendNString(b, p.Location, p.Location != "" || p.Empty&maildir.FieldLocation != 0)
 }
+
+// appendAString appends s as an astring, Dovecot's way: an atom when
+// every byte may be in one (and it is not NIL), else a string.
+func appendAString(b []byte, s string) []byte {
+	if s == "" || strings.EqualFold(s, "NIL") {
+		return appendString(b, s)
+	}
+	for i := 0; i < len(s); i++ {
+		if !isAStringChar(s[i]) {
+			return appendString(b, s)
+		}
+	}
+	return append(b, s...)
+}
+
+// isAStringChar is RFC 3501's ASTRING-CHAR.
+func isAStringChar(c byte) bool {
+	return c > ' ' && c < 0x7f && strings.IndexByte(`(){%*"\`, c) < 0
+}

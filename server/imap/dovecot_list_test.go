@@ -1,0 +1,104 @@
+package imap
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/maildird/maildird/internal/dovecottest"
+	"github.com/maildird/maildird/maildir"
+)
+
+// dovecotSpecialUse gives Dovecot the special-use folders maildird makes
+// at the first login (RFC 6154), so both describe them the same way.
+const dovecotSpecialUse = `
+namespace inbox {
+  inbox = yes
+  separator = /
+  mailbox Sent {
+    special_use = \Sent
+  }
+  mailbox Drafts {
+    special_use = \Drafts
+  }
+  mailbox Trash {
+    special_use = \Trash
+  }
+  mailbox Junk {
+    special_use = \Junk
+  }
+  mailbox Archive {
+    special_use = \Archive
+  }
+}
+`
+
+// TestDovecotListComparison: folders made through maildird, then the
+// same LIST, LSUB and STATUS commands to maildird and to a Dovecot on the
+// same Maildir. Untagged answers are compared as sets: Dovecot lists
+// folders in the order readdir gives them.
+func TestDovecotListComparison(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "mail")
+	box := filepath.Join(root, "example.org", "alice")
+	for _, d := range []string{"cur", "new", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(box, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store, err := maildir.Open(maildir.Options{Root: root, Logger: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := New(Options{Hostname: "mail.example.org", Store: store, Logger: quietLog(),
+		Auth: &testAuth{users: map[string]string{ctUser: ctPass}}, TLS: &tls.Config{}})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	mc := dialRaw(t, ln.Addr().String())
+	mc.ok("LOGIN " + ctUser + " " + ctPass) // makes and subscribes the special-use folders
+	for _, cmd := range []string{"CREATE Family/Photos", "CREATE Work", "CREATE \"With Space\"", "CREATE Caf&AOk-",
+		"SUBSCRIBE Work", "SUBSCRIBE Family/Photos", "UNSUBSCRIBE Archive",
+		"CREATE Gone", "SUBSCRIBE Gone", "DELETE Gone"} {
+		mc.ok(cmd)
+	}
+	d := dovecottest.Start(t, dovecottest.Options{MailRoot: root, Users: map[string]string{ctUser: ctPass}, Extra: dovecotSpecialUse})
+	dc := dialRaw(t, d.IMAPAddr)
+	dc.ok("LOGIN " + ctUser + " " + ctPass)
+
+	for _, cmd := range []string{
+		`LIST "" ""`, `LIST "" "*"`, `LIST "" "%"`, `LIST "" "Family/%"`, `LIST "" "Fam*"`, `LIST "" "inbox"`,
+		`LSUB "" "*"`, `LSUB "" "%"`,
+		`LIST (SUBSCRIBED) "" "*"`, `LIST (SPECIAL-USE) "" "*"`,
+		`LIST "" "*" RETURN (SPECIAL-USE)`, `LIST "" "*" RETURN (CHILDREN)`, `LIST "" "*" RETURN (SUBSCRIBED)`,
+		`LIST "" ("Work" "Sent")`, `LIST "" "*" RETURN (SUBSCRIBED CHILDREN SPECIAL-USE)`,
+		`LIST (SUBSCRIBED) "" "*" RETURN (CHILDREN SPECIAL-USE)`, `LIST "" "Caf&AOk-"`, `LIST "" "With*"`,
+	} {
+		want, got := dc.do(cmd), mc.do(cmd)
+		if !sameSet(got, want) {
+			t.Errorf("%s:\n maildird %q\n  dovecot %q", cmd, got, want)
+		}
+	}
+}
+
+// sameSet compares the untagged lines as sets and the status.
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) || stripTag(a[len(a)-1]) != stripTag(b[len(b)-1]) {
+		return false
+	}
+	x, y := slices.Clone(a[:len(a)-1]), slices.Clone(b[:len(b)-1])
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(x, y)
+}
