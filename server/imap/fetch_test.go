@@ -523,3 +523,40 @@ func nonExtended(t *testing.T, s string) string {
 	}
 	return s
 }
+
+// FuzzFetchCommand: whatever command line the connection recorded, the
+// FETCH plan is built without a panic, and a line that does not match
+// what go-imap parsed falls back to go-imap's order.
+func FuzzFetchCommand(f *testing.F) {
+	for _, s := range []string{
+		"a FETCH 1 (FLAGS)", "a UID FETCH 1:* (UID FLAGS BODY.PEEK[HEADER.FIELDS (From \"To\")]<0.10>)",
+		"a FETCH 1 ALL", "a fetch 1 body[1.mime]", "a FETCH 1 (BINARY.PEEK[1]<1> BINARY.SIZE[1] RFC822)",
+		"a FETCH 1 (BODY[HEADER.FIELDS (\"a]b\")])", "a FETCH", "a UID", "x FETCH 1 (BODY[", "a FETCH 1 (BODY[]<",
+	} {
+		f.Add(s)
+	}
+	options := &goimap.FetchOptions{
+		UID:               true,
+		BodySection:       []*goimap.FetchItemBodySection{{}, {Specifier: goimap.PartSpecifierHeader}},
+		BinarySection:     []*goimap.FetchItemBinarySection{{Part: []int{1}}},
+		BinarySectionSize: []*goimap.FetchItemBinarySectionSize{{Part: []int{1}}},
+	}
+	f.Fuzz(func(t *testing.T, cmd string) {
+		p := newFetchPlan(options, cmd, true)
+		if p.flagsAt > len(p.items) {
+			t.Fatalf("FLAGS at %d of %d items", p.flagsAt, len(p.items))
+		}
+		sections := 0
+		for _, it := range p.items {
+			if it.kind == itemSection && it.section == nil || it.kind == itemBinary && it.binary == nil {
+				t.Fatalf("item without its section: %+v", it)
+			}
+			if it.kind == itemSection {
+				sections++
+			}
+		}
+		if sections != len(options.BodySection) {
+			t.Fatalf("%d body sections planned, %d asked", sections, len(options.BodySection))
+		}
+	})
+}
