@@ -74,6 +74,35 @@ func (m *Mailbox) Summary(uid uint32) (*Summary, error) {
 	return s, nil
 }
 
+// SubjectInfo is what SEARCH SUBJECT needs of a summary.
+type SubjectInfo struct {
+	Subject    string // Envelope.Subject
+	Exact      bool   // Summary.SubjectExact
+	HeaderSize int64  // Summary.HeaderSize
+}
+
+// Subject is the part of Summary(uid) that SEARCH SUBJECT reads; from the
+// cache it is had without decoding the rest of the summary.
+func (m *Mailbox) Subject(uid uint32) (SubjectInfo, error) {
+	if m.isClosed() {
+		return SubjectInfo{}, ErrClosed
+	}
+	if i, ok := m.Index(uid); ok {
+		r := &m.recs[i]
+		base := m.baseOf(r)
+		if size, _ := sizesFromBase(base); size > 0 && r.mtime != noTime {
+			if si, ok := m.summaries().GetSubject(base, size, time.Unix(0, r.mtime)); ok {
+				return si, nil
+			}
+		}
+	}
+	s, err := m.Summary(uid)
+	if err != nil {
+		return SubjectInfo{}, err
+	}
+	return SubjectInfo{Subject: s.Envelope.Subject, Exact: s.SubjectExact, HeaderSize: s.HeaderSize}, nil
+}
+
 // crlfReaders keeps the CRLF converters (and their buffers) of Summary.
 var crlfReaders = sync.Pool{New: func() any { return &crlfReader{} }}
 

@@ -6,9 +6,9 @@ package maildir
 // never trusted over the message files, and rebuilt when missing, stale or
 // corrupt.
 //
-// File <folder dir>/maildird-cache, format version 3:
+// File <folder dir>/maildird-cache, format version 4:
 //
-//	header   "maildird-cache 3\n"                 17 bytes
+//	header   "maildird-cache 4\n"                 17 bytes
 //	record*  length  uint32 little endian         bytes of payload
 //	         crc     uint32 little endian         CRC-32C (Castagnoli) of payload
 //	         payload uvarint len, base name       the message's base name (key)
@@ -35,8 +35,10 @@ package maildir
 // lists uvarint count + elements, params uvarint count + name/value
 // string pairs in order):
 //
-//	summary  = envelope flags bodypart
+//	summary  = flags headersize envelope bodypart
 //	flags    = uvarint, bit 0: SubjectExact
+//	headersize = varint, the message header's size (SEARCH reads it
+//	           with the subject without decoding the rest)
 //	envelope = date subject from sender replyto to cc bcc inreplyto messageid
 //	           empty(uvarint)
 //	address  = name route mailbox host
@@ -63,7 +65,7 @@ import (
 
 const (
 	summaryCacheName   = "maildird-cache"
-	summaryCacheHeader = "maildird-cache 3\n"
+	summaryCacheHeader = "maildird-cache 4\n"
 	maxCacheRecord     = 4 << 20   // longer records are not cached, and mean corruption when read
 	maxCacheKey        = 4096      // a longer base name in a record means corruption
 	maxPendingCache    = 256 << 10 // unflushed record bytes that trigger a Flush from Put
@@ -140,6 +142,31 @@ func (c *summaryCache) Get(base string, size int64, mtime time.Time) (*Summary, 
 		return nil, false
 	}
 	return s, true
+}
+
+// GetSubject is Get for SEARCH SUBJECT: the subject alone, without
+// decoding the rest of the summary.
+func (c *summaryCache) GetSubject(base string, size int64, mtime time.Time) (SubjectInfo, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.load()
+	loc, ok := c.index[hashBase(base)]
+	if !ok {
+		return SubjectInfo{}, false
+	}
+	payload, err := c.readRecord(loc)
+	if err != nil {
+		return SubjectInfo{}, false
+	}
+	d := sumDecoder{s: string(payload)}
+	if d.str() != base || d.varint() != size || d.varint() != mtime.UnixNano() {
+		return SubjectInfo{}, false
+	}
+	si := d.subject()
+	if d.bad {
+		return SubjectInfo{}, false
+	}
+	return si, true
 }
 
 // Put stores s as the summary of the message file base with that size and
@@ -588,13 +615,24 @@ func (e *sumEncoder) bodyPart(p *BodyPart) {
 }
 
 func (e *sumEncoder) summary(s *Summary) {
-	e.envelope(&s.Envelope)
 	var flags uint64
 	if s.SubjectExact {
 		flags |= 1
 	}
 	e.uvarint(flags)
+	e.varint(s.HeaderSize)
+	e.envelope(&s.Envelope)
 	e.bodyPart(&s.Body)
+}
+
+// subject decodes only what SEARCH SUBJECT needs.
+func (d *sumDecoder) subject() SubjectInfo {
+	var si SubjectInfo
+	si.Exact = d.flags()&1 != 0
+	si.HeaderSize = d.varint()
+	d.str() // date
+	si.Subject = d.str()
+	return si
 }
 
 // sumDecoder reads the encoding back. Strings share the memory of s. Any
@@ -773,8 +811,9 @@ const minPartBytes = 22
 
 func (d *sumDecoder) summary() *Summary {
 	s := &Summary{}
-	d.envelope(&s.Envelope)
 	s.SubjectExact = d.flags()&1 != 0
+	d.varint() // the header size again, kept for subject()
+	d.envelope(&s.Envelope)
 	d.bodyPart(&s.Body)
 	s.HeaderSize = s.Body.HeaderSize
 	s.BodySize = s.Body.Size

@@ -51,6 +51,10 @@ func checkCacheHits(t *testing.T, c *summaryCache, sums map[string]*Summary) {
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("%s: got %+v, want %+v", name, got, want)
 		}
+		si, ok := c.GetSubject(cacheKey(name), int64(len(name)), cacheTime)
+		if wantSI := (SubjectInfo{want.Envelope.Subject, want.SubjectExact, want.HeaderSize}); !ok || si != wantSI {
+			t.Errorf("%s: subject %+v %v, want %+v", name, si, ok, wantSI)
+		}
 	}
 }
 

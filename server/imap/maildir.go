@@ -455,6 +455,27 @@ type summarizer interface {
 	Summary(uid uint32) (*maildir.Summary, error)
 }
 
+// subjecter is maildir.Mailbox's subject from the cached summary.
+type subjecter interface {
+	Subject(uid uint32) (maildir.SubjectInfo, error)
+}
+
+// Subject is what SEARCH SUBJECT needs of the summary, read without
+// decoding all of it when the mailbox can.
+func (m *boxMessage) Subject() (maildir.SubjectInfo, error) {
+	m.b.mu.Lock()
+	if s, ok := any(m.b.mb).(subjecter); ok {
+		defer m.b.mu.Unlock()
+		return s.Subject(m.msg.UID)
+	}
+	m.b.mu.Unlock()
+	sum, err := m.Summary()
+	if err != nil {
+		return maildir.SubjectInfo{}, err
+	}
+	return maildir.SubjectInfo{Subject: sum.Envelope.Subject, Exact: sum.SubjectExact, HeaderSize: sum.HeaderSize}, nil
+}
+
 func (m *boxMessage) Summary() (*maildir.Summary, error) {
 	m.b.mu.Lock()
 	if s, ok := any(m.b.mb).(summarizer); ok {

@@ -212,6 +212,23 @@ func civilDay(t time.Time) time.Time {
 	return time.Date(y, mo, d, 0, 0, 0, 0, time.UTC)
 }
 
+// subjectSource is a messageSource that reads the subject alone.
+type subjectSource interface {
+	Subject() (maildir.SubjectInfo, error)
+}
+
+// subject is the summary's subject, read alone where the source can.
+func (m *matcher) subject() (maildir.SubjectInfo, error) {
+	if ss, ok := m.src.(subjectSource); ok && m.sum == nil {
+		return ss.Subject()
+	}
+	s, err := m.summary()
+	if err != nil {
+		return maildir.SubjectInfo{}, err
+	}
+	return maildir.SubjectInfo{Subject: s.Envelope.Subject, Exact: s.SubjectExact, HeaderSize: s.HeaderSize}, nil
+}
+
 func (m *matcher) summary() (*maildir.Summary, error) {
 	if m.sum == nil {
 		s, err := m.src.Summary()
@@ -250,12 +267,12 @@ func (m *matcher) matchHeader(name, value string) (bool, error) {
 	if key == "SUBJECT" && value != "" {
 		// The summary's Subject, when it is the whole of it, spares
 		// reading the file.
-		s, err := m.summary()
+		si, err := m.subject()
 		if err != nil {
 			return false, err
 		}
-		if s.SubjectExact && s.HeaderSize <= maxSearchHeader {
-			return textContains(subjectText(s.Envelope.Subject), value), nil
+		if si.Exact && si.HeaderSize <= maxSearchHeader {
+			return textContains(subjectText(si.Subject), value), nil
 		}
 	}
 	fields, err := m.header()
