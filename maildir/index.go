@@ -7,7 +7,7 @@ package maildir
 // File <folder dir>/maildird-index (our own file; Dovecot ignores it),
 // little endian, written whole with writeFileAtomic:
 //
-//	magic      "maildird-index 1\n"             17 bytes, the 1 is the version
+//	magic      "maildird-index 2\n"             17 bytes, the 2 is the version
 //	new/       ino u64, size i64, mtime i64, scanAt i64
 //	cur/       ino u64, size i64, mtime i64, scanAt i64
 //	uidlist    ino u64, size i64, mtime i64, readAt i64
@@ -19,6 +19,8 @@ package maildir
 //	           uvarint UID minus the previous UID (ascending, > 0)
 //	           uvarint vsize + 1 (0: unknown)
 //	           byte 1 when the file is in new/, else 0
+//	           varint mtime, Unix nanoseconds (INTERNALDATE; the
+//	           smallest int64 when unknown)
 //	           uvarint length, the file name
 //	crc        u32, CRC-32C of everything before it
 //
@@ -42,13 +44,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
 
 const (
 	indexName  = "maildird-index"
-	indexMagic = "maildird-index 1\n"
+	indexMagic = "maildird-index 2\n"
 	// defaultIndexMin is the smallest folder that gets an index: below
 	// it, reading cur/ costs less than an fsync'd file per change.
 	defaultIndexMin = 1000
@@ -156,6 +159,7 @@ func (m *Mailbox) decodeIndex(s string) bool {
 		}
 		inNew := d.s[0] == 1
 		d.s = d.s[1:]
+		mtime := d.varint()
 		name := d.str()
 		if d.bad || len(name) > 0xffff {
 			return false
@@ -166,7 +170,7 @@ func (m *Mailbox) decodeIndex(s string) bool {
 		}
 		uid += uint32(delta)
 		recs[i] = msgRec{
-			mtime: noTime, vsize: int64(vs) - 1, uid: uid, nameOff: uint32(len(names)),
+			mtime: mtime, vsize: int64(vs) - 1, uid: uid, nameOff: uint32(len(names)),
 			kw: fi.kw, nameLen: uint16(len(name)), baseLen: uint16(len(fi.base)),
 			flags: fi.flags, inNew: inNew,
 		}
@@ -174,6 +178,11 @@ func (m *Mailbox) decodeIndex(s string) bool {
 	}
 	if d.s != "" || uid >= next && next != 0 {
 		return false
+	}
+	if cap(names)-len(names) > len(names)/16 {
+		// The capacity was guessed from the record sizes: a view of a
+		// big folder stays for the session, so it keeps no slack.
+		names = slices.Clone(names)
 	}
 	m.validity, m.next, m.guid, m.hdrExtra = validity, next, guid, hdrExtra
 	m.recs, m.names, m.garbage = recs, names, 0
@@ -189,6 +198,10 @@ func (m *Mailbox) maybeWriteIndex() {
 	if len(m.recs) < m.s.indexMin || !m.stable || m.validity == 0 || st == m.indexed || !st.settled() {
 		return
 	}
+	// The dates go into the index too, so that a warm open does not
+	// stat every file again for INTERNALDATE (only the files new since
+	// the last index are stat'ed here).
+	m.loadDates()
 	err := writeFileAtomic(filepath.Join(m.dir, indexName), 0o600, m.s.ownerOf(m.dir), func(w io.Writer) error {
 		crc := crc32.New(castagnoli)
 		bw := bufio.NewWriterSize(io.MultiWriter(w, crc), 64<<10)
@@ -221,6 +234,7 @@ func (m *Mailbox) maybeWriteIndex() {
 			} else {
 				b = append(b, 0)
 			}
+			b = binary.AppendVarint(b, r.mtime)
 			b = binary.AppendUvarint(b, uint64(r.nameLen))
 			b = append(b, m.names[r.nameOff:r.nameOff+uint32(r.nameLen)]...)
 			bw.Write(b)

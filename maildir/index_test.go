@@ -62,6 +62,14 @@ func TestIndexWrittenWhenSettledAndUsed(t *testing.T) {
 	if !ok {
 		t.Fatal("a valid index was not used")
 	}
+	// The dates come from the index: a warm open stats no file for them.
+	for i := range im.recs {
+		r := &im.recs[i]
+		fi, err := os.Stat(filepath.Join(dir, "cur", string(im.names[r.nameOff:r.nameOff+uint32(r.nameLen)])))
+		if err != nil || r.mtime != fi.ModTime().UnixNano() {
+			t.Fatalf("UID %d: date %d from the index, file %v (%v)", r.uid, r.mtime, fi.ModTime().UnixNano(), err)
+		}
+	}
 	if got := viewOf(im); !slices.Equal(got, want) {
 		t.Fatalf("view from the index\n got %q\nwant %q", got, want)
 	}
