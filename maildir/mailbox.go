@@ -124,9 +124,10 @@ type Mailbox struct {
 	stable  bool       // the last directory read was not disturbed
 	indexed indexState // what maildird-index on disk describes, as far as known
 
-	// firstRecent is the lowest UID this view moved from new/ to cur/
-	// when it opened (0: none).
+	// firstRecent is the lowest UID this view moved from new/ to cur/,
+	// or gave out, when it opened (0: none); opening marks that sync.
 	firstRecent uint32
+	opening     bool
 
 	sum       *summaryCache // opened by the first Summary call
 	sumForget bool          // messages left the view: prune the cache on Close
@@ -158,7 +159,10 @@ func (s *Store) openMailbox(addr, folder string, readOnly bool) (*Mailbox, error
 		m.sweepTmp()
 	}
 	m.loadIndex()
-	if _, err := m.sync(); err != nil {
+	m.opening = true
+	_, err = m.sync()
+	m.opening = false
+	if err != nil {
 		return nil, err
 	}
 	// Like Dovecot's SELECT; the index then waits for the next Sync, since
@@ -242,9 +246,10 @@ func (m *Mailbox) UIDNext() uint32 { return m.next }
 func (m *Mailbox) Len() int { return len(m.recs) }
 
 // FirstRecent is the lowest UID of the messages this Mailbox found in
-// new/ and moved to cur/ when it opened, 0 when there were none: IMAP's
-// \Recent for the first session that selects the folder, as Dovecot
-// decides it on SELECT.
+// new/ and moved to cur/, or gave a UID to, when it opened, 0 when there
+// were none: IMAP's \Recent for the first session that selects the
+// folder, as Dovecot decides it on SELECT (a message is \Recent for the
+// process that first records it).
 func (m *Mailbox) FirstRecent() uint32 { return m.firstRecent }
 
 // Keywords lists every keyword defined for the folder.

@@ -391,6 +391,9 @@ func (m *Mailbox) syncLocked(prev *listing) (*listing, error) {
 			return nil, fmt.Errorf("maildir: %s: UIDs exhausted", m.dir)
 		}
 		ls.ents[i].uid = ul.next
+		if m.opening && (m.firstRecent == 0 || ul.next < m.firstRecent) {
+			m.firstRecent = ul.next
+		}
 		ul.next++
 		rewrite = true
 	}

@@ -102,3 +102,78 @@ func sameSet(a, b []string) bool {
 	slices.Sort(y)
 	return slices.Equal(x, y)
 }
+
+// TestDovecotFlagsComparison: FLAGS, keywords and \Recent as Dovecot
+// gives them, each server on its own copy of the same Maildir (\Recent
+// goes to the first process that records a message). Messages in cur/
+// with flags and keywords in their names and a UID in the uidlist, one in
+// new/ without: the new one is \Recent for each server's first session,
+// nothing for its second. In a folder without a uidlist every message is
+// new to the server.
+func TestDovecotFlagsComparison(t *testing.T) {
+	files := map[string]string{
+		"dovecot-keywords": "0 $Forwarded\n1 Work\n",
+		"dovecot-uidlist": "3 V1700000000 N6\n1 :1700000001.M1P1.h\n2 :1700000002.M2P1.h\n3 :1700000003.M3P1.h\n" +
+			"4 :1700000004.M4P1.h\n5 :1700000005.M5P1.h\n",
+		"cur/1700000001.M1P1.h:2,": "", "cur/1700000002.M2P1.h:2,S": "", "cur/1700000003.M3P1.h:2,FRS": "",
+		"cur/1700000004.M4P1.h:2,Sab": "", "cur/1700000005.M5P1.h:2,DT": "", "new/1700000006.M6P1.h": "",
+	}
+	for name, uidlist := range map[string]bool{"with a uidlist": true, "without": false} {
+		t.Run(name, func(t *testing.T) {
+			var mroot, droot string
+			for _, root := range []*string{&mroot, &droot} {
+				*root = filepath.Join(t.TempDir(), "mail")
+				box := filepath.Join(*root, "example.org", "alice")
+				for _, d := range []string{"cur", "new", "tmp"} {
+					if err := os.MkdirAll(filepath.Join(box, d), 0o755); err != nil {
+						t.Fatal(err)
+					}
+				}
+				for f, content := range files {
+					if !uidlist && f != "cur/1700000002.M2P1.h:2,S" {
+						continue // one message: the UID order is then no question
+					}
+					if content == "" {
+						content = "Subject: " + f + "\r\n\r\nbody\r\n"
+					}
+					if err := os.WriteFile(filepath.Join(box, f), []byte(content), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			store, err := maildir.Open(maildir.Options{Root: mroot, Logger: quietLog()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := New(Options{Hostname: "mail.example.org", Store: store, Logger: quietLog(),
+				Auth: &testAuth{users: map[string]string{ctUser: ctPass}}, TLS: &tls.Config{}})
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			go srv.Serve(ln)
+			t.Cleanup(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				srv.Shutdown(ctx)
+			})
+			session := func(addr string) *rawClient {
+				c := dialRaw(t, addr)
+				c.ok("LOGIN " + ctUser + " " + ctPass)
+				c.ok("SELECT INBOX")
+				return c
+			}
+			d := dovecottest.Start(t, dovecottest.Options{MailRoot: droot, Users: map[string]string{ctUser: ctPass}})
+			m1, d1 := session(ln.Addr().String()), session(d.IMAPAddr)
+			m2, d2 := session(ln.Addr().String()), session(d.IMAPAddr)
+			for _, cmd := range []string{"FETCH 1:* (FLAGS)", "UID FETCH 1:* (FLAGS)", "FETCH 1:* (UID FLAGS RFC822.SIZE)"} {
+				for i, pair := range [][2]*rawClient{{m1, d1}, {m2, d2}} {
+					got, want := pair[0].do(cmd), pair[1].do(cmd)
+					if !sameLines(got, want) {
+						t.Errorf("session %d, %s:\n maildird %q\n  dovecot %q", i+1, cmd, got, want)
+					}
+				}
+			}
+		})
+	}
+}

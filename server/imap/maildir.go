@@ -331,21 +331,35 @@ var systemFlags = []struct {
 	f    maildir.Flag
 	name goimap.Flag
 }{
-	{maildir.FlagSeen, goimap.FlagSeen},
+	// Dovecot's order, in which it writes them.
 	{maildir.FlagAnswered, goimap.FlagAnswered},
 	{maildir.FlagFlagged, goimap.FlagFlagged},
 	{maildir.FlagDeleted, goimap.FlagDeleted},
+	{maildir.FlagSeen, goimap.FlagSeen},
 	{maildir.FlagDraft, goimap.FlagDraft},
 	{maildir.FlagForwarded, goimap.FlagForwarded},
 }
 
 // imapFlags lists a message's flags and keywords (without \Recent).
-func imapFlags(m maildir.Message) []goimap.Flag {
-	out := make([]goimap.Flag, 0, 6+len(m.Keywords))
+func imapFlags(m maildir.Message) []goimap.Flag { return imapFlagsRecent(m, false) }
+
+// imapFlagsRecent is imapFlags with \Recent where Dovecot puts it: after
+// the system flags, before the keywords.
+func imapFlagsRecent(m maildir.Message, recent bool) []goimap.Flag {
+	out := make([]goimap.Flag, 0, 7+len(m.Keywords))
 	for _, sf := range systemFlags {
+		if sf.f == maildir.FlagForwarded {
+			continue // a keyword to IMAP: with them, below
+		}
 		if m.Flags&sf.f != 0 {
 			out = append(out, sf.name)
 		}
+	}
+	if recent {
+		out = append(out, flagRecent)
+	}
+	if m.Flags&maildir.FlagForwarded != 0 {
+		out = append(out, goimap.FlagForwarded)
 	}
 	for _, k := range m.Keywords {
 		out = append(out, goimap.Flag(k))

@@ -86,13 +86,12 @@ func (s *session) unselect() {
 // flags is a message's FLAGS as this session shows them: with \Recent
 // for IMAP4rev1 clients (IMAP4rev2 dropped it).
 func (s *session) flags(m maildir.Message) []goimap.Flag {
-	out := imapFlags(m)
+	recent := false
 	if s.sel != nil {
-		if _, ok := s.sel.recent[m.UID]; ok && !s.conn.EnabledCaps().Has(goimap.CapIMAP4rev2) {
-			out = append(out, flagRecent)
-		}
+		_, recent = s.sel.recent[m.UID]
+		recent = recent && !s.conn.EnabledCaps().Has(goimap.CapIMAP4rev2)
 	}
-	return out
+	return imapFlagsRecent(m, recent)
 }
 
 // item is one message of a command's set: its sequence number in the

@@ -29,7 +29,7 @@ func TestSelectExamine(t *testing.T) {
 	}
 	out := r.ok("SELECT INBOX")
 	for _, want := range []string{"* 3 EXISTS", "* 3 RECENT", "* OK [UNSEEN 1]", "* OK [UIDVALIDITY ", "* OK [UIDNEXT 4]",
-		`* FLAGS (\Seen \Answered \Flagged \Deleted \Draft $Forwarded)`, `* OK [PERMANENTFLAGS (\Seen \Answered \Flagged \Deleted \Draft $Forwarded \*)]`, "OK [READ-WRITE]"} {
+		`* FLAGS (\Answered \Flagged \Deleted \Seen \Draft $Forwarded)`, `* OK [PERMANENTFLAGS (\Answered \Flagged \Deleted \Seen \Draft $Forwarded \*)]`, "OK [READ-WRITE]"} {
 		if !hasLine(out, want) {
 			t.Errorf("SELECT lacks %q: %q", want, out)
 		}

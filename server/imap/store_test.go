@@ -10,7 +10,7 @@ func TestStore(t *testing.T) {
 	r := ts.rawLogin()
 	r.ok("ENABLE IMAP4rev2")
 	r.ok("SELECT INBOX")
-	if out := r.ok(`STORE 1:2 +FLAGS (\Flagged $Forwarded work)`); !hasLine(out, `* 1 FETCH (FLAGS (\Flagged $Forwarded work))`) || !hasLine(out, `* FLAGS (\Seen \Answered \Flagged \Deleted \Draft $Forwarded work)`) {
+	if out := r.ok(`STORE 1:2 +FLAGS (\Flagged $Forwarded work)`); !hasLine(out, `* 1 FETCH (FLAGS (\Flagged $Forwarded work))`) || !hasLine(out, `* FLAGS (\Answered \Flagged \Deleted \Seen \Draft $Forwarded work)`) {
 		t.Fatalf("STORE +FLAGS: %q", out)
 	}
 	if out := r.ok(`UID STORE 2 -FLAGS (work)`); !hasLine(out, `* 2 FETCH (UID 2 FLAGS (\Flagged $Forwarded))`) {
