@@ -244,12 +244,6 @@ func BenchmarkIMAPVsDovecot(b *testing.B) {
 		b.Run(strconv.Itoa(n), func(b *testing.B) {
 			root := filepath.Join(b.TempDir(), "mail")
 			genMaildir(b, root, n)
-			// A folder written within the last second may still change
-			// unseen (coarse timestamps), so maildird writes its index
-			// only for an older one; let it be what a real mailbox is, as
-			// old as that, so both servers build their index at the first
-			// SELECT and not in the middle of a later measurement.
-			time.Sleep(1100 * time.Millisecond)
 			// The UIDs are given out once, by maildird, so both servers
 			// serve the same ones.
 			store, err := maildir.Open(maildir.Options{Root: root})
@@ -261,6 +255,13 @@ func BenchmarkIMAPVsDovecot(b *testing.B) {
 			} else {
 				mb.Close()
 			}
+			// A folder (or uidlist) written within the last second may
+			// still change unseen (coarse timestamps), so maildird writes
+			// its index only for an older one; let it be what a real
+			// mailbox is, as old as that, so both servers build their
+			// index at the first SELECT and not in the middle of a later
+			// measurement.
+			time.Sleep(1100 * time.Millisecond)
 			md := startMaildird(b, bin, root)
 			// Dovecot checks the very hash maildird stored ({BLF-CRYPT},
 			// bcrypt cost 10), so LOGIN costs both servers the same.
