@@ -50,23 +50,7 @@ func TestDovecotListComparison(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	store, err := maildir.Open(maildir.Options{Root: root, Logger: quietLog()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := New(Options{Hostname: "mail.example.org", Store: store, Logger: quietLog(),
-		Auth: &testAuth{users: map[string]string{ctUser: ctPass}}, TLS: &tls.Config{}})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	mc := dialRaw(t, ln.Addr().String())
+	mc := dialRaw(t, serveMailRoot(t, root))
 	mc.ok("LOGIN " + ctUser + " " + ctPass) // makes and subscribes the special-use folders
 	for _, cmd := range []string{"CREATE Family/Photos", "CREATE Work", "CREATE \"With Space\"", "CREATE Caf&AOk-",
 		"SUBSCRIBE Work", "SUBSCRIBE Family/Photos", "UNSUBSCRIBE Archive",
@@ -141,22 +125,7 @@ func TestDovecotFlagsComparison(t *testing.T) {
 					}
 				}
 			}
-			store, err := maildir.Open(maildir.Options{Root: mroot, Logger: quietLog()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			srv := New(Options{Hostname: "mail.example.org", Store: store, Logger: quietLog(),
-				Auth: &testAuth{users: map[string]string{ctUser: ctPass}}, TLS: &tls.Config{}})
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			go srv.Serve(ln)
-			t.Cleanup(func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				srv.Shutdown(ctx)
-			})
+			addr := serveMailRoot(t, mroot)
 			session := func(addr string) *rawClient {
 				c := dialRaw(t, addr)
 				c.ok("LOGIN " + ctUser + " " + ctPass)
@@ -164,8 +133,8 @@ func TestDovecotFlagsComparison(t *testing.T) {
 				return c
 			}
 			d := dovecottest.Start(t, dovecottest.Options{MailRoot: droot, Users: map[string]string{ctUser: ctPass}})
-			m1, d1 := session(ln.Addr().String()), session(d.IMAPAddr)
-			m2, d2 := session(ln.Addr().String()), session(d.IMAPAddr)
+			m1, d1 := session(addr), session(d.IMAPAddr)
+			m2, d2 := session(addr), session(d.IMAPAddr)
 			for _, cmd := range []string{"FETCH 1:* (FLAGS)", "UID FETCH 1:* (FLAGS)", "FETCH 1:* (UID FLAGS RFC822.SIZE)"} {
 				for i, pair := range [][2]*rawClient{{m1, d1}, {m2, d2}} {
 					got, want := pair[0].do(cmd), pair[1].do(cmd)
@@ -176,4 +145,27 @@ func TestDovecotFlagsComparison(t *testing.T) {
 			}
 		})
 	}
+}
+
+// serveMailRoot serves the Maildirs under root, ctUser's password ctPass,
+// on 127.0.0.1 until the test ends, and returns the address.
+func serveMailRoot(t *testing.T, root string) string {
+	t.Helper()
+	store, err := maildir.Open(maildir.Options{Root: root, Logger: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := New(Options{Hostname: "mail.example.org", Store: store, Logger: quietLog(),
+		Auth: &testAuth{users: map[string]string{ctUser: ctPass}}, TLS: &tls.Config{}})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	return ln.Addr().String()
 }
