@@ -197,7 +197,7 @@ func (s *contentSession) each(numSet goimap.NumSet, f func(seq uint32, src *ctSo
 }
 
 func (s *contentSession) Fetch(_ *imapserver.FetchWriter, numSet goimap.NumSet, options *goimap.FetchOptions) error {
-	cmd, ok := commandText(s.conn)
+	cmd, ok := commandOf(s.conn)
 	plan := newFetchPlan(options, cmd, ok)
 	out := newFetchOut(s.conn.NetConn())
 	var err error

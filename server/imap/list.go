@@ -140,7 +140,7 @@ func listAttrs(have []goimap.MailboxAttr, lsub, extended bool, o *goimap.ListOpt
 // listVerb is "LIST" or "LSUB" from the command as the client sent it,
 // "" when the connection did not record it.
 func listVerb(c *imapserver.Conn) string {
-	cmd, ok := commandText(c)
+	cmd, ok := commandOf(c)
 	if !ok {
 		return ""
 	}

@@ -276,7 +276,7 @@ func (s *session) Fetch(_ *imapserver.FetchWriter, numSet goimap.NumSet, options
 		return errNotSelected
 	}
 	s.touch()
-	cmd, haveCmd := commandText(s.conn)
+	cmd, haveCmd := commandOf(s.conn)
 	plan := newFetchPlan(options, cmd, haveCmd)
 	markSeen := !sel.readOnly && plan.setsSeen
 	out := newFetchOut(s.conn.NetConn())
@@ -322,20 +322,6 @@ func (s *session) Fetch(_ *imapserver.FetchWriter, numSet goimap.NumSet, options
 		return storeError(maildir.ErrNoSuchMessage)
 	}
 	return nil
-}
-
-// commandRecorder is the connection's record of the command being run.
-type commandRecorder interface {
-	lastCommand() (string, bool)
-}
-
-// commandText is the FETCH command as the client sent it, when the
-// connection recorded it.
-func commandText(c *imapserver.Conn) (string, bool) {
-	if r, ok := c.NetConn().(commandRecorder); ok {
-		return r.lastCommand()
-	}
-	return "", false
 }
 
 // markSeen sets \Seen on the items that lack it, updating them, and tells
